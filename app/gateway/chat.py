@@ -1,0 +1,146 @@
+"""The chat-completions pipeline: resolve, plan, call (with fallbacks), answer, record.
+
+Nothing here reads the database: resolution uses the in-memory snapshot and the
+record goes to the asynchronous writer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from functools import partial
+from typing import Any
+
+import orjson
+from fastapi import Response
+from fastapi.responses import StreamingResponse
+
+from app.context import AppContext
+from app.errors import BadRequestError, PinyardError
+from app.gateway.lineage import Lineage, finish, input_digest, new_request_id
+from app.gateway.plan import ChatPlan, plan_chat
+from app.gateway.resolve import ROUTE_FALLBACK, Resolution, resolve_model
+from app.providers.fallback import Candidate, complete_with_fallbacks, stream_with_fallbacks
+from app.registry.snapshot import ServedBundle
+
+SSE_DONE = b"data: [DONE]\n\n"
+
+
+def sse_event(payload: Any) -> bytes:
+    return b"data: " + orjson.dumps(payload) + b"\n\n"
+
+
+def check_chat_body(body: dict[str, Any]) -> tuple[str, bool]:
+    model = body.get("model")
+    if not isinstance(model, str) or not model:
+        raise BadRequestError("'model' is required: an alias or a bundle reference", param="model")
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not all(
+        isinstance(m, dict) and isinstance(m.get("role"), str) for m in messages
+    ):
+        raise BadRequestError(
+            "'messages' must be a list of objects with a 'role'", param="messages"
+        )
+    stream = body.get("stream", False)
+    if not isinstance(stream, bool):
+        raise BadRequestError("'stream' must be a boolean", param="stream")
+    return model, stream
+
+
+class ChatPipeline:
+    def __init__(self, ctx: AppContext) -> None:
+        self.ctx = ctx
+
+    async def handle(self, body: dict[str, Any], environment: str) -> Response:
+        lineage = Lineage(new_request_id(), environment, "chat.completions")
+        try:
+            model, stream = check_chat_body(body)
+            lineage.stream = stream
+            resolution = resolve_model(self.ctx.snapshots.current, environment, model)
+            lineage.alias, lineage.bundle, lineage.route = (
+                resolution.alias,
+                resolution.bundle,
+                resolution.route,
+            )
+            if resolution.bundle.compiled.spec.kind != "chat":
+                raise BadRequestError(
+                    f"{model!r} serves an embedding model; call /v1/embeddings", param="model"
+                )
+            lineage.input_digest = input_digest(body)
+            if self.ctx.settings.log_payloads:
+                lineage.request_body = body
+            candidates = self._candidates(resolution, body, stream)
+            if stream:
+                return await self._stream(lineage, candidates)
+            served, response = await complete_with_fallbacks(
+                self.ctx.providers, candidates, lineage.attempts
+            )
+        except PinyardError as exc:
+            lineage.fail(exc)
+            finish(self.ctx, lineage)
+            exc.headers.update(lineage.headers())
+            raise
+        self._served(lineage, served.index, served.key, served.planned)
+        lineage.usage = response.get("usage")
+        lineage.response_body = response
+        finish(self.ctx, lineage)
+        return Response(
+            orjson.dumps(response), media_type="application/json", headers=lineage.headers()
+        )
+
+    def _candidates(
+        self, resolution: Resolution, body: dict[str, Any], stream: bool
+    ) -> list[Candidate[ServedBundle, ChatPlan]]:
+        snapshot = self.ctx.snapshots.current
+        chain = [resolution.bundle]
+        for ref in resolution.bundle.compiled.spec.fallbacks:
+            fallback = snapshot.ref(ref)
+            if fallback is not None and fallback.compiled.spec.kind == "chat":
+                chain.append(fallback)
+        return [
+            Candidate(bundle, partial(plan_chat, bundle.compiled, body, stream=stream))
+            for bundle in chain
+        ]
+
+    @staticmethod
+    def _served(lineage: Lineage, index: int, bundle: ServedBundle, planned: ChatPlan) -> None:
+        lineage.bundle = bundle
+        lineage.ignored = planned.ignored
+        if index > 0:
+            lineage.route = ROUTE_FALLBACK
+
+    async def _stream(
+        self, lineage: Lineage, candidates: list[Candidate[ServedBundle, ChatPlan]]
+    ) -> Response:
+        # Everything up to the first chunk can still fail with a proper status code.
+        served, chunks = await stream_with_fallbacks(
+            self.ctx.providers, candidates, lineage.attempts
+        )
+        self._served(lineage, served.index, served.key, served.planned)
+        return StreamingResponse(
+            self._sse(lineage, chunks), media_type="text/event-stream", headers=lineage.headers()
+        )
+
+    async def _sse(
+        self, lineage: Lineage, chunks: AsyncIterator[dict[str, Any]]
+    ) -> AsyncIterator[bytes]:
+        collected: list[dict[str, Any]] | None = [] if self.ctx.settings.log_payloads else None
+        try:
+            async for chunk in chunks:
+                lineage.mark_first_token()
+                if chunk.get("usage"):
+                    lineage.usage = chunk["usage"]
+                if collected is not None:
+                    collected.append(chunk)
+                yield sse_event(chunk)
+            yield SSE_DONE
+        except PinyardError as exc:
+            # After the first byte the status is sent: end with an error event, never truncate.
+            lineage.fail(exc)
+            yield sse_event(exc.envelope())
+        except asyncio.CancelledError:
+            lineage.status, lineage.error = 499, "client closed the stream"
+            raise
+        finally:
+            lineage.response_body = collected
+            finish(self.ctx, lineage)

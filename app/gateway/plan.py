@@ -1,0 +1,78 @@
+"""Turn a client's chat request and a bundle into the upstream call.
+
+The bundle's rendered prompt goes before the client's messages. Bundle params
+always win; a tunable param the bundle does not list in ``client_params`` is
+dropped and reported, so a client can never silently re-tune a pinned system.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from app.bundles.compiled import CompiledBundle
+from app.bundles.spec import TUNABLE_PARAMS
+from app.errors import BadRequestError
+from app.providers.base import EmbeddingCall, ProviderCall
+
+# Fields that describe the conversation or the wire protocol, not tuning.
+PROTOCOL_FIELDS = frozenset(
+    {"tools", "tool_choice", "parallel_tool_calls", "response_format", "stream_options"}
+)
+# Fields the gateway consumes itself.
+GATEWAY_FIELDS = frozenset({"model", "messages", "stream", "variables"})
+EMBEDDING_CLIENT_FIELDS = frozenset({"dimensions", "encoding_format", "user"})
+
+
+@dataclass(frozen=True, slots=True)
+class ChatPlan:
+    call: ProviderCall
+    ignored: tuple[str, ...]
+
+
+def read_variables(body: dict[str, Any]) -> dict[str, Any]:
+    variables = body.get("variables")
+    if variables is None:
+        return {}
+    if not isinstance(variables, dict):
+        raise BadRequestError("'variables' must be a JSON object", param="variables")
+    return variables
+
+
+def plan_chat(bundle: CompiledBundle, body: dict[str, Any], *, stream: bool) -> ChatPlan:
+    spec = bundle.spec
+    params: dict[str, Any] = {}
+    ignored: list[str] = []
+    allowed = set(spec.client_params)
+    for key, value in body.items():
+        if key in GATEWAY_FIELDS:
+            continue
+        if key in PROTOCOL_FIELDS:
+            if key == "stream_options" and not stream:
+                continue
+            params[key] = value
+        elif key in TUNABLE_PARAMS and key in allowed:
+            params[key] = value
+        else:
+            ignored.append(key)
+    params.update(spec.params)
+    messages = bundle.render(read_variables(body)) + list(body["messages"])
+    call = ProviderCall(
+        model=spec.model, messages=messages, params=params, timeout_s=spec.timeout_s
+    )
+    return ChatPlan(call=call, ignored=tuple(sorted(ignored)))
+
+
+def plan_embedding(
+    bundle: CompiledBundle, body: dict[str, Any]
+) -> tuple[EmbeddingCall, tuple[str, ...]]:
+    spec = bundle.spec
+    if "input" not in body:
+        raise BadRequestError("'input' is required", param="input")
+    params = {k: v for k, v in body.items() if k in EMBEDDING_CLIENT_FIELDS}
+    ignored = sorted(k for k in body if k not in EMBEDDING_CLIENT_FIELDS | {"model", "input"})
+    params.update(spec.params)
+    call = EmbeddingCall(
+        model=spec.model, input=body["input"], params=params, timeout_s=spec.timeout_s
+    )
+    return call, tuple(ignored)

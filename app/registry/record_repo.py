@@ -1,0 +1,33 @@
+"""Every query on ``request_records``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from sqlmodel import Session
+
+from app.registry.tables import RequestRecordRow, as_utc
+
+
+class RequestRecordRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add_many(self, rows: list[RequestRecordRow]) -> None:
+        self.session.add_all(rows)
+        self.session.flush()
+
+    def get(self, request_id: str) -> RequestRecordRow | None:
+        return self.session.get(RequestRecordRow, request_id)
+
+
+def record_as_dict(row: RequestRecordRow) -> dict[str, Any]:
+    data = row.model_dump()
+    data["created_at"] = as_utc(row.created_at).isoformat()
+    data["attempts"] = orjson.loads(row.attempts)
+    data["ignored_params"] = row.ignored_params.split(",") if row.ignored_params else []
+    for key in ("request_body", "response_body"):
+        if data[key] is not None:
+            data[key] = orjson.loads(data[key])
+    return data

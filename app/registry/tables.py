@@ -1,0 +1,111 @@
+"""SQLModel tables of the registry. The initial Alembic revision mirrors these."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import Column, DateTime, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def as_utc(value: datetime) -> datetime:
+    """SQLite hands datetimes back naive; every stored time is UTC."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _ts(index: bool = False) -> "Column[datetime]":
+    return Column(DateTime(timezone=True), nullable=False, index=index)
+
+
+class BundleRow(SQLModel, table=True):
+    __tablename__ = "bundles"
+    __table_args__ = (UniqueConstraint("name", "version", name="uq_bundles_name_version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=63, index=True)
+    version: int
+    digest: str = Field(max_length=71, unique=True)
+    model: str = Field(max_length=255)
+    spec: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(sa_column=_ts())
+    created_by: str = Field(max_length=255)
+
+
+class AliasRow(SQLModel, table=True):
+    __tablename__ = "aliases"
+
+    environment: str = Field(max_length=63, primary_key=True)
+    name: str = Field(max_length=63, primary_key=True)
+    bundle_digest: str = Field(max_length=71, foreign_key="bundles.digest")
+    updated_at: datetime = Field(sa_column=_ts())
+    updated_by: str = Field(max_length=255)
+
+
+class AliasHistoryRow(SQLModel, table=True):
+    __tablename__ = "alias_history"
+
+    id: int | None = Field(default=None, primary_key=True)
+    environment: str = Field(max_length=63, index=True)
+    alias: str = Field(max_length=63, index=True)
+    action: str = Field(max_length=32)
+    from_digest: str | None = Field(default=None, max_length=71)
+    to_digest: str = Field(max_length=71, foreign_key="bundles.digest")
+    actor: str = Field(max_length=255)
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    at: datetime = Field(sa_column=_ts(index=True))
+
+
+class AuditEventRow(SQLModel, table=True):
+    __tablename__ = "audit_events"
+
+    seq: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    at: datetime = Field(sa_column=_ts(index=True))
+    actor: str = Field(max_length=255, index=True)
+    action: str = Field(max_length=64, index=True)
+    target: str = Field(max_length=255, index=True)
+    before: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    after: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64)
+
+
+class RegistryStateRow(SQLModel, table=True):
+    """One row: a revision bumped by every registry change, for snapshot refresh."""
+
+    __tablename__ = "registry_state"
+
+    id: int = Field(default=1, primary_key=True)
+    revision: int = 0
+
+
+class RequestRecordRow(SQLModel, table=True):
+    __tablename__ = "request_records"
+
+    id: str = Field(max_length=64, primary_key=True)
+    created_at: datetime = Field(sa_column=_ts(index=True))
+    environment: str = Field(max_length=63)
+    alias: str | None = Field(default=None, max_length=140, index=True)
+    bundle_name: str | None = Field(default=None, max_length=63)
+    bundle_version: int | None = None
+    bundle_digest: str | None = Field(default=None, max_length=71, index=True)
+    route: str | None = Field(default=None, max_length=16)
+    provider_model: str | None = Field(default=None, max_length=255)
+    endpoint: str = Field(max_length=64)
+    stream: bool = False
+    attempts: str = Field(default="[]", sa_column=Column(Text, nullable=False))
+    input_digest: str | None = Field(default=None, max_length=71)
+    latency_ms: float | None = None
+    ttft_ms: float | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    total_tokens: int | None = None
+    status: int
+    error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    ignored_params: str | None = Field(default=None, max_length=1024)
+    request_body: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    response_body: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
