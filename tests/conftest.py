@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -33,11 +34,16 @@ PG_URL = os.environ.get("PINYARD_TEST_DATABASE_URL")
 DATABASES = ["sqlite"] + (["postgresql"] if PG_URL else [])
 
 
-def reset_postgres(url: str) -> None:
+def postgres_schema_url(url: str, schema: str) -> str:
+    """The same database, with ``schema`` first on the search path: one test, one schema."""
+    separator = "&" if "?" in url else "?"
+    return f"{url}{separator}options=-csearch_path%3D{schema}"
+
+
+def _postgres_admin(url: str, statement: str) -> None:
     engine = create_engine(url)
     with engine.begin() as connection:
-        connection.execute(text("DROP SCHEMA public CASCADE"))
-        connection.execute(text("CREATE SCHEMA public"))
+        connection.execute(text(statement))
     engine.dispose()
 
 
@@ -48,8 +54,12 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         return
     assert PG_URL is not None
     url = PG_URL.replace("postgresql://", "postgresql+psycopg://", 1)
-    reset_postgres(url)
-    yield url
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    _postgres_admin(url, f"CREATE SCHEMA {schema}")
+    try:
+        yield postgres_schema_url(url, schema)
+    finally:
+        _postgres_admin(url, f"DROP SCHEMA {schema} CASCADE")
 
 
 @pytest.fixture
