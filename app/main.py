@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from app.admin import aliases as admin_aliases
 from app.admin import audit as admin_audit
 from app.admin import bundles as admin_bundles
+from app.admin import policies as admin_policies
 from app.context import AppContext
 from app.errors import BadRequestError, PinyardError, ServiceUnavailableError
 from app.gateway import routes as gateway_routes
@@ -122,5 +123,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(admin_bundles.router)
     app.include_router(admin_aliases.router)
     app.include_router(admin_audit.router)
+    app.include_router(admin_policies.router)
     app.include_router(telemetry_routes.router)
     return app

@@ -38,6 +38,7 @@ def set_alias(
         actor=principal.name,
         reason=body.reason,
         expected=body.expected,
+        override=body.override,
     )
 
 

@@ -13,6 +13,8 @@ class AliasSet(_Body):
     bundle: str
     reason: str
     expected: str | None = None
+    # Promote despite refusing gates; audited as an override with the reasons.
+    override: bool = False
 
 
 class AliasRollback(_Body):

@@ -51,12 +51,21 @@ def set_(
             help="Only flip if the alias points at this digest now ('none': if it is unset)."
         ),
     ] = None,
+    override: Annotated[
+        bool,
+        typer.Option("--override", help="Promote despite refusing gates (audited as an override)."),
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """Point ENV/ALIAS at a bundle (also how a digest is promoted to the next environment)."""
+    """Point ENV/ALIAS at a bundle (also how a digest is promoted to the next environment).
+
+    Into a protected environment the promotion gates run first; a refusal exits 1.
+    """
     body: dict[str, Any] = {"bundle": bundle, "reason": _reason(reason)}
     if expected is not None:
         body["expected"] = expected
+    if override:
+        body["override"] = True
     with AdminClient() as api:
         answer = api.put(_alias_path(env, alias), body)
     if as_json:

@@ -34,7 +34,7 @@ from urllib.parse import quote
 
 import httpx
 
-from app.cli.output import EXIT_INFRA, EXIT_USAGE, fail
+from app.cli.output import EXIT_GATE, EXIT_INFRA, EXIT_USAGE, fail
 
 DEFAULT_URL = "http://127.0.0.1:8080"
 TIMEOUT = httpx.Timeout(30.0, connect=5.0)
@@ -148,7 +148,20 @@ class AdminClient:
                 f"server error {response.status_code} from {self.url} (PINYARD_URL): {message}",
                 EXIT_INFRA,
             )
+        if _error_code(data) in GATE_CODES:
+            fail(message, EXIT_GATE)
         fail(message, EXIT_USAGE)
+
+
+# Refusals that mean "a gate failed" (exit 1) rather than "bad input" (exit 2).
+GATE_CODES = frozenset({"promotion_blocked"})
+
+
+def _error_code(data: Any) -> str | None:
+    if isinstance(data, dict) and isinstance(data.get("error"), dict):
+        code = data["error"].get("code")
+        return str(code) if code else None
+    return None
 
 
 def _error_message(data: Any) -> str | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from app.cli import alias, audit, bundle, db, requests
+from app.cli import alias, audit, bundle, db, policy, requests
 from app.cli.serve import serve
 
 app = typer.Typer(
@@ -24,6 +24,7 @@ app.add_typer(bundle.app, name="bundle")
 app.add_typer(alias.app, name="alias")
 app.add_typer(requests.app, name="requests")
 app.add_typer(audit.app, name="audit")
+app.add_typer(policy.app, name="policy")
 
 
 def main() -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import contextmanager
+from functools import partial
 from typing import Any
 
 import openai
@@ -78,16 +79,12 @@ class LiteLLMProvider:
             response = await litellm.acompletion(messages=call.messages, stream=True, **kwargs)
         try:
             raw = getattr(response, "completion_stream", None)
-            source: Any
+            source: Any = response
             convert: Callable[[Any], dict[str, Any]]
+            convert = partial(litellm_wire.wrapped_chunk, include_usage=include_usage)
             if isinstance(raw, openai.AsyncStream):
+                # An OpenAI-compatible upstream: the SDK's chunks are the upstream's.
                 source, convert = raw, litellm_wire.raw_chunk
-            else:
-                source = response
-
-                def convert(item: Any) -> dict[str, Any]:
-                    return litellm_wire.wrapped_chunk(item, include_usage=include_usage)
-
             iterator = source.__aiter__()
             finished = False
             while True:

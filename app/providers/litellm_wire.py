@@ -24,7 +24,7 @@ _MESSAGE_KEEP = frozenset({"role", "content", "refusal"})
 
 def completion_dict(response: Any) -> dict[str, Any]:
     """A litellm ``ModelResponse`` as an OpenAI ``chat.completion`` dict."""
-    data: dict[str, Any] = response.model_dump()
+    data: dict[str, Any] = response.model_dump(warnings=False)
     data.pop("provider_specific_fields", None)
     _drop_empty_extras(data)
     for choice in data.get("choices") or []:
@@ -50,7 +50,7 @@ def raw_chunk(chunk: Any) -> dict[str, Any]:
 
 def wrapped_chunk(chunk: Any, *, include_usage: bool) -> dict[str, Any]:
     """A chunk from litellm's stream wrapper (non-OpenAI upstreams) in OpenAI's shape."""
-    data: dict[str, Any] = chunk.model_dump()
+    data: dict[str, Any] = chunk.model_dump(warnings=False)
     data.pop("provider_specific_fields", None)
     _drop_empty_extras(data)
     choices = data.get("choices") or []
@@ -79,7 +79,7 @@ def wrapped_chunk(chunk: Any, *, include_usage: bool) -> dict[str, Any]:
 
 def embedding_dict(response: Any) -> dict[str, Any]:
     """A litellm ``EmbeddingResponse`` as an OpenAI embeddings ``list`` dict."""
-    data: dict[str, Any] = response.model_dump()
+    data: dict[str, Any] = response.model_dump(warnings=False)
     usage = data.get("usage") or {}
     prompt = int(usage.get("prompt_tokens") or 0)
     data["usage"] = {"prompt_tokens": prompt, "total_tokens": int(usage.get("total_tokens") or 0)}

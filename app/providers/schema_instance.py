@@ -152,13 +152,18 @@ def _number(schema: dict[str, Any], *, integer: bool) -> int | float:
     value: float = 0
     if "minimum" in schema:
         value = max(value, schema["minimum"])
-    if "exclusiveMinimum" in schema and isinstance(schema["exclusiveMinimum"], int | float):
+    if _is_bound(schema.get("exclusiveMinimum")):
         low = schema["exclusiveMinimum"]
         value = max(value, low + 1 if integer else low + 0.5)
     if "maximum" in schema:
         value = min(value, schema["maximum"])
-    if "exclusiveMaximum" in schema and isinstance(schema["exclusiveMaximum"], int | float):
+    if _is_bound(schema.get("exclusiveMaximum")):
         high = schema["exclusiveMaximum"]
         if value >= high:
             value = high - 1 if integer else high - 0.5
     return math.ceil(value) if integer else float(value)
+
+
+def _is_bound(value: Any) -> bool:
+    """A numeric exclusive bound (draft 6+), not draft 4's boolean flag."""
+    return isinstance(value, int | float) and not isinstance(value, bool)

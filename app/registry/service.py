@@ -28,8 +28,18 @@ from app.registry.audit import (
 )
 from app.registry.bundle_repo import BundleRepository
 from app.registry.db import read_session, write_session
+from app.registry.gates import PromotionBlocked, PromotionGate, PromotionRequest, run_gates
+from app.registry.policy import EnvironmentPolicy, PolicyUpdate, default_policy
+from app.registry.policy_repo import PolicyRepository
 from app.registry.record_repo import RequestRecordRepository, record_as_dict
-from app.registry.tables import AliasHistoryRow, AliasRow, BundleRow, as_utc, utcnow
+from app.registry.tables import (
+    AliasHistoryRow,
+    AliasRow,
+    BundleRow,
+    EnvironmentPolicyRow,
+    as_utc,
+    utcnow,
+)
 
 _NAME = re.compile(NAME_PATTERN)
 
@@ -62,10 +72,12 @@ class RegistryService:
         engine: Engine,
         environments: list[str],
         on_change: Callable[[], object] | None = None,
+        gates: list[PromotionGate] | None = None,
     ) -> None:
         self.engine = engine
         self.environments = environments
         self._on_change = on_change or (lambda: None)
+        self.gates: list[PromotionGate] = list(gates or [])
 
     # -- bundles ---------------------------------------------------------------
 
@@ -163,14 +175,39 @@ class RegistryService:
         actor: str,
         reason: str | None,
         expected: str | None = None,
+        override: bool = False,
     ) -> dict[str, Any]:
         self.check_target(environment, alias)
         reason = require_reason(reason)
         with write_session(self.engine) as session:
             target = self._resolve(session, ref)
-            result = self._flip(session, environment, alias, target, "set", actor, reason, expected)
+            overridden = self._gate(session, environment, alias, target, override)
+            result = self._flip(
+                session, environment, alias, target, "set", actor, reason, expected, overridden
+            )
         self._on_change()
         return result
+
+    def policy(self, session: Session, environment: str) -> EnvironmentPolicy:
+        row = PolicyRepository(session).get(environment)
+        if row is None:
+            return default_policy(environment, self.environments)
+        return EnvironmentPolicy.model_validate_json(row.policy)
+
+    def _gate(
+        self, session: Session, environment: str, alias: str, target: BundleRow, override: bool
+    ) -> list[str]:
+        """Run the promotion gates of a protected environment; the reasons overridden."""
+        policy = self.policy(session, environment)
+        if not policy.protected or not self.gates:
+            return []
+        request = PromotionRequest(
+            session, environment, alias, target, self.spec_of(target), policy
+        )
+        reasons = run_gates(self.gates, request)
+        if reasons and not override:
+            raise PromotionBlocked(environment, alias, reasons)
+        return reasons
 
     def rollback(
         self, environment: str, alias: str, *, actor: str, reason: str | None, to: str | None = None
@@ -217,6 +254,7 @@ class RegistryService:
         actor: str,
         reason: str,
         expected: str | None,
+        overridden: list[str] | None = None,
     ) -> dict[str, Any]:
         aliases, bundles = AliasRepository(session), BundleRepository(session)
         current = aliases.get(environment, alias)
@@ -250,21 +288,27 @@ class RegistryService:
                 at=now,
             )
         )
+        after: dict[str, Any] = bundle_ref(target) or {}
+        if overridden:
+            after["overridden"] = overridden
         AuditRepository(session).append(
             actor=actor,
-            action=f"alias.{action}",
+            action=f"alias.{action}.override" if overridden else f"alias.{action}",
             target=f"alias/{environment}/{alias}",
             reason=reason,
             before=bundle_ref(previous),
-            after=bundle_ref(target),
+            after=after,
         )
         StateRepository(session).bump()
-        return {
+        result: dict[str, Any] = {
             "environment": environment,
             "alias": alias,
             "bundle": bundle_ref(target),
             "previous": bundle_ref(previous),
         }
+        if overridden:
+            result["overridden"] = overridden
+        return result
 
     def get_alias(self, environment: str, alias: str) -> dict[str, Any]:
         self.check_target(environment, alias)
@@ -354,3 +398,48 @@ class RegistryService:
             if row is None:
                 raise NotFoundError(f"no request record {request_id!r}", param="request_id")
             return record_as_dict(row)
+
+    # -- policies --------------------------------------------------------------
+
+    def get_policy(self, environment: str) -> dict[str, Any]:
+        self.check_target(environment, "x")
+        with read_session(self.engine) as session:
+            row = PolicyRepository(session).get(environment)
+            return self._policy_view(environment, self.policy(session, environment), row)
+
+    def set_policy(self, environment: str, update: PolicyUpdate, *, actor: str) -> dict[str, Any]:
+        self.check_target(environment, "x")
+        reason = require_reason(update.reason)
+        with write_session(self.engine) as session:
+            before = self.policy(session, environment)
+            after = update.apply(before)
+            row = EnvironmentPolicyRow(
+                environment=environment,
+                policy=after.model_dump_json(),
+                updated_at=utcnow(),
+                updated_by=actor,
+            )
+            PolicyRepository(session).upsert(row)
+            AuditRepository(session).append(
+                actor=actor,
+                action="policy.set",
+                target=f"policy/{environment}",
+                reason=reason,
+                before=before.model_dump(),
+                after=after.model_dump(),
+            )
+            StateRepository(session).bump()
+        self._on_change()
+        return self._policy_view(environment, after, row)
+
+    @staticmethod
+    def _policy_view(
+        environment: str, policy: EnvironmentPolicy, row: EnvironmentPolicyRow | None
+    ) -> dict[str, Any]:
+        return {
+            "environment": environment,
+            "policy": policy.model_dump(),
+            "default": row is None,
+            "updated_at": as_utc(row.updated_at).isoformat() if row else None,
+            "updated_by": row.updated_by if row else None,
+        }

@@ -17,7 +17,7 @@ def as_utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def _ts(index: bool = False) -> "Column[datetime]":
+def _ts(index: bool = False) -> Column[datetime]:
     return Column(DateTime(timezone=True), nullable=False, index=index)
 
 
@@ -72,6 +72,15 @@ class AuditEventRow(SQLModel, table=True):
     reason: str = Field(sa_column=Column(Text, nullable=False))
     prev_hash: str = Field(max_length=64)
     hash: str = Field(max_length=64)
+
+
+class EnvironmentPolicyRow(SQLModel, table=True):
+    __tablename__ = "environment_policies"
+
+    environment: str = Field(max_length=63, primary_key=True)
+    policy: str = Field(sa_column=Column(Text, nullable=False))  # EnvironmentPolicy as JSON
+    updated_at: datetime = Field(sa_column=_ts())
+    updated_by: str = Field(max_length=255)
 
 
 class RegistryStateRow(SQLModel, table=True):
