@@ -7,7 +7,9 @@ record goes to the asynchronous writer.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import contextlib
+from collections.abc import AsyncGenerator, AsyncIterator
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -47,12 +49,40 @@ def check_chat_body(body: dict[str, Any]) -> tuple[str, bool]:
     return model, stream
 
 
+@dataclass(slots=True)
+class ChatResult:
+    """The pipeline's answer before it is put on a wire, for other wire formats (/v1/messages).
+
+    Exactly one of ``response`` and ``chunks`` is set. ``chunks`` yields OpenAI chunk
+    dicts, keeps the lineage current and records the request when it ends (close it if
+    you stop early); a failure after the first chunk is raised from it as a PinyardError.
+    """
+
+    lineage: Lineage
+    response: dict[str, Any] | None = None
+    chunks: AsyncGenerator[dict[str, Any], None] | None = None
+
+
 class ChatPipeline:
     def __init__(self, ctx: AppContext) -> None:
         self.ctx = ctx
 
     async def handle(self, body: dict[str, Any], environment: str) -> Response:
-        lineage = Lineage(new_request_id(), environment, "chat.completions")
+        result = await self.run(body, environment)
+        headers = result.lineage.headers()
+        if result.chunks is not None:
+            return StreamingResponse(
+                _sse(result.chunks), media_type="text/event-stream", headers=headers
+            )
+        return Response(
+            orjson.dumps(result.response), media_type="application/json", headers=headers
+        )
+
+    async def run(
+        self, body: dict[str, Any], environment: str, *, endpoint: str = "chat.completions"
+    ) -> ChatResult:
+        """Resolve, plan and call; a failure before any output raises with lineage headers."""
+        lineage = Lineage(new_request_id(), environment, endpoint)
         try:
             model, stream = check_chat_body(body)
             lineage.stream = stream
@@ -84,9 +114,7 @@ class ChatPipeline:
         lineage.usage = response.get("usage")
         lineage.response_body = response
         finish(self.ctx, lineage)
-        return Response(
-            orjson.dumps(response), media_type="application/json", headers=lineage.headers()
-        )
+        return ChatResult(lineage, response=response)
 
     def _candidates(
         self, resolution: Resolution, body: dict[str, Any], stream: bool
@@ -111,19 +139,17 @@ class ChatPipeline:
 
     async def _stream(
         self, lineage: Lineage, candidates: list[Candidate[ServedBundle, ChatPlan]]
-    ) -> Response:
+    ) -> ChatResult:
         # Everything up to the first chunk can still fail with a proper status code.
         served, chunks = await stream_with_fallbacks(
             self.ctx.providers, candidates, lineage.attempts
         )
         self._served(lineage, served.index, served.key, served.planned)
-        return StreamingResponse(
-            self._sse(lineage, chunks), media_type="text/event-stream", headers=lineage.headers()
-        )
+        return ChatResult(lineage, chunks=self._tracked(lineage, chunks))
 
-    async def _sse(
+    async def _tracked(
         self, lineage: Lineage, chunks: AsyncIterator[dict[str, Any]]
-    ) -> AsyncIterator[bytes]:
+    ) -> AsyncGenerator[dict[str, Any], None]:
         collected: list[dict[str, Any]] | None = [] if self.ctx.settings.log_payloads else None
         try:
             async for chunk in chunks:
@@ -132,15 +158,24 @@ class ChatPipeline:
                     lineage.usage = chunk["usage"]
                 if collected is not None:
                     collected.append(chunk)
-                yield sse_event(chunk)
-            yield SSE_DONE
+                yield chunk
         except PinyardError as exc:
-            # After the first byte the status is sent: end with an error event, never truncate.
             lineage.fail(exc)
-            yield sse_event(exc.envelope())
+            raise
         except asyncio.CancelledError:
             lineage.status, lineage.error = 499, "client closed the stream"
             raise
         finally:
             lineage.response_body = collected
             finish(self.ctx, lineage)
+
+
+async def _sse(chunks: AsyncGenerator[dict[str, Any], None]) -> AsyncIterator[bytes]:
+    async with contextlib.aclosing(chunks):
+        try:
+            async for chunk in chunks:
+                yield sse_event(chunk)
+            yield SSE_DONE
+        except PinyardError as exc:
+            # After the first byte the status is sent: end with an error event, never truncate.
+            yield sse_event(exc.envelope())

@@ -80,4 +80,5 @@ def upgrade(database_url: str) -> None:
     """Apply every migration (``pinyard db upgrade``)."""
     if database_url.startswith("postgresql://"):
         database_url = "postgresql+psycopg://" + database_url.removeprefix("postgresql://")
-    command.upgrade(alembic_config(database_url), "head")
+    # "heads": independent feature migrations may branch from a common parent.
+    command.upgrade(alembic_config(database_url), "heads")
