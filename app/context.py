@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+import httpx
 from fastapi import Request
 from sqlalchemy import Engine
 
+from app.deprecations.monitor import DeprecationMonitor
+from app.deprecations.service import Deprecations
+from app.governance.service import Governance
 from app.providers.client import ProviderClient
 from app.registry.service import RegistryService
 from app.registry.snapshot import SnapshotStore
+from app.rollouts.runtime import RolloutRuntime
 from app.settings import Settings
 from app.telemetry.metrics import Metrics
 from app.telemetry.records import RecordWriter
@@ -24,8 +29,17 @@ class AppContext:
     providers: ProviderClient
     records: RecordWriter
     metrics: Metrics
+    deprecations: Deprecations
+    deprecation_monitor: DeprecationMonitor
+    # Tokens, keys, approvals, rate limits, refusals, retention, evidence.
+    governance: Governance
+    # Rollouts: the service, the shadow runner and the analysis loop.
+    rollouts: RolloutRuntime
+    # Shared by every bundle's http retriever (per-call timeouts come from the bundle).
+    retrieval_http: httpx.AsyncClient = field(default_factory=httpx.AsyncClient, kw_only=True)
 
 
-def get_context(request: Request) -> AppContext:
+async def get_context(request: Request) -> AppContext:
+    """Async on purpose: FastAPI runs a sync dependency in a worker thread (~150 µs a request)."""
     ctx: AppContext = request.app.state.ctx
     return ctx

@@ -8,15 +8,18 @@ with the status code the OpenAI SDK maps to the matching exception class::
     ├── BadRequestError               400 invalid_request_error
     │   ├── BundleInvalid             400 bundle_invalid
     │   ├── MissingVariables          400 missing_variables
-    │   └── InvalidVariables          400 invalid_variables
+    │   ├── InvalidVariables          400 invalid_variables
+    │   └── SuiteInvalid              400 suite_invalid (eval suites)
     ├── AuthenticationError           401 invalid_api_key / admin_token_invalid
     ├── PermissionDeniedError         403 permission_denied / admin_disabled
     ├── NotFoundError                 404 not_found
     │   └── ModelNotFound             404 model_not_found
     ├── ConflictError                 409 conflict
     ├── UnprocessableError            422 unprocessable
+    ├── GuardrailBlocked              400 (input) / 422 (output) guardrail_blocked
     ├── RateLimitError                429 rate_limit_exceeded (+ Retry-After)
     ├── ProviderError                 502 provider_error
+    │   └── RetrievalFailed           502 retrieval_failed (fail-closed retrieval)
     ├── ServiceUnavailableError       503 service_unavailable
     └── GatewayTimeoutError           504 timeout
 """
@@ -87,6 +90,12 @@ class InvalidVariables(BadRequestError):
     code = "invalid_variables"
 
 
+class SuiteInvalid(BadRequestError):
+    """An eval suite (or a case, scorer or judge it names) that cannot run."""
+
+    code = "suite_invalid"
+
+
 class AuthenticationError(PinyardError):
     status_code = 401
     error_type = "authentication_error"
@@ -121,6 +130,22 @@ class UnprocessableError(PinyardError):
     code = "unprocessable"
 
 
+class GuardrailBlocked(PinyardError):
+    """A bundle guardrail refused the client's input (400) or the model's answer (422)."""
+
+    error_type = "invalid_request_error"
+    code = "guardrail_blocked"
+
+    def __init__(self, stage: str, guardrail: str, detail: str) -> None:
+        self.stage, self.guardrail = stage, guardrail
+        self.status_code = 400 if stage == "input" else 422
+        what = "the request" if stage == "input" else "the answer"
+        super().__init__(
+            f"{stage} guardrail {guardrail!r} blocked {what}: {detail}",
+            param="messages" if stage == "input" else None,
+        )
+
+
 class RateLimitError(PinyardError):
     status_code = 429
     error_type = "rate_limit_error"
@@ -137,6 +162,12 @@ class ProviderError(PinyardError):
     status_code = 502
     error_type = "api_error"
     code = "provider_error"
+
+
+class RetrievalFailed(ProviderError):
+    """A bundle's retriever failed and the bundle says ``on_error: closed``."""
+
+    code = "retrieval_failed"
 
 
 class ServiceUnavailableError(PinyardError):

@@ -7,6 +7,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -18,14 +19,29 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from app.admin import aliases as admin_aliases
 from app.admin import audit as admin_audit
 from app.admin import bundles as admin_bundles
+from app.admin import changes as admin_changes
+from app.admin import deprecations as admin_deprecations
+from app.admin import evals as admin_evals
+from app.admin import evidence as admin_evidence
+from app.admin import keys as admin_keys
 from app.admin import policies as admin_policies
+from app.admin import rollouts as admin_rollouts
+from app.admin import tokens as admin_tokens
 from app.context import AppContext
+from app.deprecations.gate import DeprecationGate
+from app.deprecations.monitor import DeprecationMonitor
+from app.deprecations.radar import shutdown_gauge_rows
+from app.deprecations.service import Deprecations
 from app.errors import BadRequestError, PinyardError, ServiceUnavailableError
+from app.evals.gate import EvalGate
 from app.gateway import routes as gateway_routes
+from app.governance.service import Governance
 from app.providers.client import ProviderClient
 from app.registry import db
+from app.registry.notify import RevisionListener
 from app.registry.service import RegistryService
 from app.registry.snapshot import SnapshotStore
+from app.rollouts.runtime import RolloutRuntime
 from app.settings import Settings
 from app.telemetry import routes as telemetry_routes
 from app.telemetry.metrics import Metrics
@@ -36,22 +52,41 @@ log = logging.getLogger("pinyard")
 
 def build_context(settings: Settings) -> AppContext:
     engine = db.make_engine(settings)
-    snapshots = SnapshotStore(engine)
+    deprecations = Deprecations.from_settings(settings)  # a broken overrides file fails here
+    snapshots = SnapshotStore(engine, catalog=deprecations)
     metrics = Metrics()
+    metrics.track_model_shutdowns(partial(shutdown_gauge_rows, deprecations, snapshots))
+    registry = RegistryService(
+        engine,
+        settings.environments,
+        on_change=snapshots.after_write,
+        gates=[DeprecationGate(deprecations), EvalGate()],
+    )
+    providers = ProviderClient.from_settings(settings)
     return AppContext(
         settings=settings,
         engine=engine,
-        registry=RegistryService(engine, settings.environments, on_change=snapshots.refresh),
+        registry=registry,
+        governance=Governance.build(settings, engine, registry, snapshots.after_write),
         snapshots=snapshots,
-        providers=ProviderClient.from_settings(settings),
+        providers=providers,
+        rollouts=RolloutRuntime.build(
+            settings, engine, registry, providers, metrics, snapshots.after_write
+        ),
         records=RecordWriter(
             engine,
             metrics,
             queue_size=settings.record_queue_size,
             batch_size=settings.record_batch_size,
             flush_interval_s=settings.record_flush_interval_s,
+            buffer_size=settings.record_buffer_size,
+            retry_max_s=settings.record_retry_max_s,
         ),
         metrics=metrics,
+        deprecations=deprecations,
+        deprecation_monitor=DeprecationMonitor.from_settings(
+            settings, deprecations, engine, snapshots
+        ),
     )
 
 
@@ -59,23 +94,40 @@ def build_context(settings: Settings) -> AppContext:
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     ctx: AppContext = app.state.ctx
     settings = ctx.settings
-    if settings.auto_migrate if settings.auto_migrate is not None else settings.is_sqlite:
-        await asyncio.to_thread(db.upgrade, settings.database_url)
-    try:
-        await asyncio.to_thread(ctx.snapshots.refresh, force=True)
-    except SQLAlchemyError as exc:
-        # Readiness reports it; the watcher keeps trying.
-        ctx.snapshots.last_error = f"database unreachable at start: {type(exc).__name__}"
-        log.error("could not load the registry snapshot: %s", exc)
+    migrate = settings.auto_migrate if settings.auto_migrate is not None else settings.is_sqlite
+    # Never raises: with the database down the replica starts, logs it, fails
+    # readiness, and the watcher retries (migrations first) until it answers.
+    await ctx.snapshots.load(partial(db.upgrade, settings.database_url) if migrate else None)
     ctx.records.start()
-    watcher = asyncio.create_task(ctx.snapshots.watch(settings.snapshot_poll_interval_s))
+    ctx.rollouts.start()
+    tasks = [
+        asyncio.create_task(
+            ctx.snapshots.watch(settings.snapshot_poll_interval_s), name="pinyard-snapshot-watch"
+        )
+    ]
+    tasks.append(
+        asyncio.create_task(
+            ctx.deprecation_monitor.run(settings.deprecation_check_interval_s),
+            name="pinyard-deprecation-monitor",
+        )
+    )
+    if settings.db_notify and ctx.engine.dialect.name == "postgresql":
+        listener = RevisionListener(ctx.engine, ctx.snapshots.notice)
+        tasks.append(asyncio.create_task(listener.run(), name="pinyard-revision-listener"))
+    tasks += [asyncio.create_task(c, name=n) for n, c in ctx.governance.background().items()]
     try:
         yield
     finally:
-        watcher.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await watcher
-        await ctx.records.close()
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await ctx.rollouts.close()
+        await ctx.records.close(timeout_s=settings.shutdown_grace_s)
+        await ctx.governance.close()
+        await ctx.retrieval_http.aclose()
+        await ctx.providers.aclose()  # pooled upstream connections
         ctx.engine.dispose()
 
 
@@ -124,5 +176,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(admin_aliases.router)
     app.include_router(admin_audit.router)
     app.include_router(admin_policies.router)
+    app.include_router(admin_rollouts.router)
+    app.include_router(admin_deprecations.router)
+    app.include_router(admin_evals.router)
+    for governance in (admin_tokens, admin_keys, admin_changes, admin_evidence):
+        app.include_router(governance.router)
     app.include_router(telemetry_routes.router)
     return app

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from alembic import context
 from sqlalchemy import create_engine, pool
-from sqlmodel import SQLModel
 
-import app.registry.tables  # noqa: F401  (registers the tables on the metadata)
+from app.registry.metadata import metadata
 
 config = context.config
-target_metadata = SQLModel.metadata
+target_metadata = metadata
 
 
 def run_migrations_offline() -> None:

@@ -23,6 +23,7 @@ from app.main import create_app
 from app.settings import Settings
 
 ADMIN_TOKEN = "test-admin-token-0123456789"
+CALENDAR_NEUTRAL = Path(__file__).parent / "fixtures" / "calendar-neutral-deprecations.yaml"
 BASE = "http://pinyard.test"
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
@@ -71,6 +72,7 @@ def settings(database_url: str) -> Settings:
         provider_backoff_base_s=0.0,
         provider_backoff_max_s=0.0,
         record_flush_interval_s=0.05,
+        deprecations_file=CALENDAR_NEUTRAL,
     )
 
 

@@ -5,11 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Response
+from starlette.concurrency import run_in_threadpool
 
-from app.admin.auth import Principal, require_admin
+from app.admin.auth import Principal, require_role
 from app.admin.schemas import AliasRollback, AliasSet
 from app.context import AppContext, get_context
+from app.evals.promotion import run_missing_suites
+from app.governance.alias_changes import is_pending
 
 router = APIRouter(prefix="/admin/environments/{environment}/aliases", tags=["admin: aliases"])
 
@@ -17,21 +20,31 @@ router = APIRouter(prefix="/admin/environments/{environment}/aliases", tags=["ad
 @router.get("")
 def list_aliases(
     environment: str,
-    _: Principal = Depends(require_admin),
+    _: Principal = Depends(require_role("viewer")),
     ctx: AppContext = Depends(get_context),
 ) -> dict[str, Any]:
     return {"data": ctx.registry.list_aliases(environment)}
 
 
 @router.put("/{alias}")
-def set_alias(
+async def set_alias(
     environment: str,
     alias: str,
     body: AliasSet,
-    principal: Principal = Depends(require_admin),
+    response: Response,
+    principal: Principal = Depends(require_role("operator")),
     ctx: AppContext = Depends(get_context),
 ) -> dict[str, Any]:
-    return ctx.registry.set_alias(
+    """200 with the flip; 202 with the pending change where the policy requires approval."""
+    where = f"alias/{environment}/{alias}"
+    await run_in_threadpool(ctx.governance.aliases.authorize, principal, environment, where=where)
+    # Suites the policy says to run on promotion run (and are recorded) before the
+    # flip's transaction; the eval gate inside it then judges the recorded runs.
+    await run_missing_suites(
+        ctx, environment, alias, body.bundle, actor=principal.name, override=body.override
+    )
+    answer: dict[str, Any] = await run_in_threadpool(
+        ctx.registry.set_alias,
         environment,
         alias,
         body.bundle,
@@ -40,13 +53,16 @@ def set_alias(
         expected=body.expected,
         override=body.override,
     )
+    if is_pending(answer):
+        response.status_code = 202
+    return answer
 
 
 @router.get("/{alias}")
 def show_alias(
     environment: str,
     alias: str,
-    _: Principal = Depends(require_admin),
+    _: Principal = Depends(require_role("viewer")),
     ctx: AppContext = Depends(get_context),
 ) -> dict[str, Any]:
     return ctx.registry.get_alias(environment, alias)
@@ -57,7 +73,7 @@ def alias_history(
     environment: str,
     alias: str,
     at: datetime | None = Query(None, description="ISO time: what was live then"),
-    _: Principal = Depends(require_admin),
+    _: Principal = Depends(require_role("viewer")),
     ctx: AppContext = Depends(get_context),
 ) -> dict[str, Any]:
     if at is not None:
@@ -74,9 +90,12 @@ def rollback_alias(
     environment: str,
     alias: str,
     body: AliasRollback,
-    principal: Principal = Depends(require_admin),
+    principal: Principal = Depends(require_role("operator")),
     ctx: AppContext = Depends(get_context),
 ) -> dict[str, Any]:
+    ctx.governance.aliases.authorize(
+        principal, environment, where=f"alias/{environment}/{alias}", rollback=True, to=body.to
+    )
     return ctx.registry.rollback(
         environment, alias, actor=principal.name, reason=body.reason, to=body.to
     )

@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Query
 
-from app.admin.auth import Principal, require_admin
+from app.admin.auth import Principal, require_role
 from app.context import AppContext, get_context
 
 router = APIRouter(prefix="/admin", tags=["admin: audit"])
@@ -22,7 +22,9 @@ def list_events(
     target: str | None = Query(None, description="target prefix, e.g. alias/prod/"),
     since: datetime | None = None,
     until: datetime | None = None,
-    _: Principal = Depends(require_admin),
+    environment: str | None = Query(None, description="events about this environment"),
+    alias: str | None = Query(None, description="events about this alias (with environment)"),
+    _: Principal = Depends(require_role("viewer")),
     ctx: AppContext = Depends(get_context),
 ) -> dict[str, Any]:
     events = ctx.registry.audit_events(
@@ -33,13 +35,15 @@ def list_events(
         target=target,
         since=since,
         until=until,
+        environment=environment,
+        alias=alias,
     )
     return {"data": events, "next_after": events[-1]["seq"] if len(events) == limit else None}
 
 
 @router.get("/audit/verify")
 def verify(
-    _: Principal = Depends(require_admin), ctx: AppContext = Depends(get_context)
+    _: Principal = Depends(require_role("viewer")), ctx: AppContext = Depends(get_context)
 ) -> dict[str, Any]:
     return ctx.registry.verify_audit().as_dict()
 
@@ -47,7 +51,7 @@ def verify(
 @router.get("/requests/{request_id}")
 def show_request(
     request_id: str,
-    _: Principal = Depends(require_admin),
+    _: Principal = Depends(require_role("viewer")),
     ctx: AppContext = Depends(get_context),
 ) -> dict[str, Any]:
     return ctx.registry.request_record(request_id)

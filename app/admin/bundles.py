@@ -6,7 +6,8 @@ from typing import Any
 
 from fastapi import APIRouter, Body, Depends, Query, Response
 
-from app.admin.auth import Principal, require_admin
+from app.admin.auth import Principal, require_role
+from app.bundles.compiled import compile_bundle
 from app.bundles.diff import diff_bundles
 from app.bundles.loader import parse_spec
 from app.context import AppContext, get_context
@@ -31,20 +32,29 @@ def register_bundle(
     response: Response,
     spec: Any = Body(...),
     reason: str | None = Query(None, description="why (defaults to a description of the bundle)"),
-    principal: Principal = Depends(require_admin),
+    force: bool = Query(False, description="register even if the model is shut down (audited)"),
+    principal: Principal = Depends(require_role("operator")),
     ctx: AppContext = Depends(get_context),
 ) -> dict[str, Any]:
+    parsed = parse_spec(spec, source="bundle")
+    pointers = ctx.deprecations.known_pointers
+    compiled = compile_bundle(parsed, known_pointers=pointers)  # 400s before deprecation 409s
+    review = ctx.deprecations.review(parsed, compiled.floating, force=force, reason=reason)
     registered = ctx.registry.register_bundle(
-        parse_spec(spec, source="bundle"), actor=principal.name, reason=reason
+        parsed,
+        actor=principal.name,
+        reason=reason,
+        known_pointers=pointers,
+        forced=review.forced,
     )
     response.status_code = 201 if registered.created else 200
-    return registered.as_dict()
+    return {**registered.as_dict(), "warnings": review.warnings}
 
 
 @router.get("")
 def list_bundles(
     name: str | None = None,
-    _: Principal = Depends(require_admin),
+    _: Principal = Depends(require_role("viewer")),
     ctx: AppContext = Depends(get_context),
 ) -> dict[str, Any]:
     return {"data": [_summary(row) for row in ctx.registry.list_bundles(name)]}
@@ -55,7 +65,7 @@ def diff(
     name: str,
     from_: str = Query(..., alias="from", description="version number or sha256 digest"),
     to: str = Query(..., description="version number or sha256 digest"),
-    _: Principal = Depends(require_admin),
+    _: Principal = Depends(require_role("viewer")),
     ctx: AppContext = Depends(get_context),
 ) -> dict[str, Any]:
     old = ctx.registry.get_bundle(f"{name}@{from_}")
@@ -68,7 +78,7 @@ def diff(
 def show_bundle(
     name: str,
     version: str,
-    _: Principal = Depends(require_admin),
+    _: Principal = Depends(require_role("viewer")),
     ctx: AppContext = Depends(get_context),
 ) -> dict[str, Any]:
     row = ctx.registry.get_bundle(f"{name}@{version}")

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends
 
-from app.admin.auth import Principal, require_admin
+from app.admin.auth import Principal, require_role
 from app.context import AppContext, get_context
 from app.registry.policy import PolicyUpdate
 
@@ -16,7 +16,7 @@ router = APIRouter(prefix="/admin/environments/{environment}/policy", tags=["adm
 @router.get("")
 def show_policy(
     environment: str,
-    _: Principal = Depends(require_admin),
+    _: Principal = Depends(require_role("viewer")),
     ctx: AppContext = Depends(get_context),
 ) -> dict[str, Any]:
     return ctx.registry.get_policy(environment)
@@ -26,7 +26,7 @@ def show_policy(
 def set_policy(
     environment: str,
     body: PolicyUpdate,
-    principal: Principal = Depends(require_admin),
+    principal: Principal = Depends(require_role("admin")),
     ctx: AppContext = Depends(get_context),
 ) -> dict[str, Any]:
     return ctx.registry.set_policy(environment, body, actor=principal.name)

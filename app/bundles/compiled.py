@@ -3,12 +3,14 @@
 Compilation is where a bundle is judged: templates must parse, every variable
 they use must be declared when a ``variables_schema`` is given, schemas must be
 valid JSON Schema, and the model must be pinned. Bundles are immutable, so a
-compiled bundle is cached by digest for the life of the process.
+compiled bundle is cached by digest for the life of the process, and so are
+its guardrails (patterns, schema validator) and its retriever (a BM25 index).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from jsonschema import Draft202012Validator
@@ -18,6 +20,13 @@ from app.bundles.pinning import floating_reason
 from app.bundles.spec import BundleSpec
 from app.bundles.templates import PROVIDED_VARIABLES, Template, compile_template
 from app.errors import BundleInvalid, InvalidVariables, MissingVariables
+from app.guardrails.runner import CompiledGuardrails, compile_guardrails
+from app.guardrails.text import last_user_text
+from app.retrieval.base import Retriever
+from app.retrieval.factory import build_retriever
+
+# Names a retrieval query template gets besides the request's variables.
+QUERY_VARIABLES = frozenset({"last_user_message"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +40,9 @@ class CompiledBundle:
     optional_defaults: tuple[tuple[str, Any], ...]  # declared, not required: name -> default
     validator: Draft202012Validator | None
     floating: str | None  # why the model floats (served only with allow_floating)
+    guardrails: CompiledGuardrails = field(default_factory=CompiledGuardrails)
+    retriever: Retriever | None = None
+    query: Template | None = None  # retrieval query; None: the last user message
 
     @property
     def name(self) -> str:
@@ -53,17 +65,30 @@ class CompiledBundle:
                 details = "; ".join(_describe(e) for e in errors)
                 raise InvalidVariables(f"invalid variables: {details}", param=param)
 
-    def render(self, variables: dict[str, Any]) -> list[dict[str, Any]]:
-        """The bundle's messages, to be prepended to the client's."""
+    def render(
+        self, variables: dict[str, Any], *, retrieved: Sequence[dict[str, Any]] = ()
+    ) -> list[dict[str, Any]]:
+        """The bundle's messages, to be prepended to the client's.
+
+        Gateway-provided names (``retrieved``) always win over a client's
+        variable of the same name: a client cannot forge retrieved passages.
+        """
         self.check_variables(variables)
-        if self.optional_defaults:
-            variables = {**dict(self.optional_defaults), **variables}
+        variables = {**dict(self.optional_defaults), **variables, "retrieved": list(retrieved)}
         rendered: list[dict[str, Any]] = []
         if self.system is not None:
             rendered.append({"role": "system", "content": self.system.render(variables)})
         for role, template in self.messages:
             rendered.append({"role": role, "content": template.render(variables)})
         return rendered
+
+    def retrieval_query(self, variables: dict[str, Any], messages: list[dict[str, Any]]) -> str:
+        last = last_user_text(messages)
+        if self.query is None:
+            return last
+        self.check_variables(variables)
+        defaults = dict(self.optional_defaults)
+        return self.query.render({**defaults, **variables, "last_user_message": last})
 
 
 def _describe(error: Any) -> str:
@@ -99,9 +124,17 @@ def compile_bundle(
         (message.role, compile_template(f"prompt.messages[{i}]", message.content))
         for i, message in enumerate(spec.prompt.messages)
     )
+    retrieval = spec.retrieval
+    query = (
+        compile_template("retrieval.query", retrieval.query)
+        if retrieval is not None and retrieval.query is not None
+        else None
+    )
     used: set[str] = set(system.variables) if system else set()
     for _, template in messages:
         used |= template.variables
+    if query is not None:
+        used |= query.variables - QUERY_VARIABLES
     used -= PROVIDED_VARIABLES
     validator = _check_schema("variables_schema", spec.variables_schema)
     _check_schema("output_schema", spec.output_schema)
@@ -135,4 +168,7 @@ def compile_bundle(
         optional_defaults=tuple(optional.items()),
         validator=validator,
         floating=floating,
+        guardrails=compile_guardrails(spec),
+        retriever=build_retriever(retrieval),
+        query=query,
     )

@@ -2,7 +2,7 @@
 
 Works on ``BundleSpec.canonical_dict()`` output so it can compare any two
 stored versions without re-validating them. Three views: field-level changes,
-unified diffs of the prompt templates, and the reasons the new
+unified diffs of the prompt templates (and of retrieval documents), and the reasons the new
 ``variables_schema`` would reject variables the old one accepted (the part of
 a rollout that breaks clients rather than just changing answers).
 """
@@ -70,7 +70,7 @@ def diff_bundles(old: dict[str, Any], new: dict[str, Any]) -> BundleDiff:
     for key in _SCALARS + _WHOLE:
         _whole(changes, key, old.get(key), new.get(key))
     for key in _KEYED:
-        _keyed(changes, key, old.get(key), new.get(key))
+        _keyed(changes, key, _without_documents(old.get(key)), _without_documents(new.get(key)))
     old_cp, new_cp = set(old.get("client_params") or []), set(new.get("client_params") or [])
     changes += [
         FieldChange(f"client_params.{p}", "added", None, p) for p in sorted(new_cp - old_cp)
@@ -85,7 +85,8 @@ def diff_bundles(old: dict[str, Any], new: dict[str, Any]) -> BundleDiff:
         _whole(changes, key, old.get(key), new.get(key))
     return BundleDiff(
         changes=changes,
-        templates=_templates(old.get("prompt") or {}, new.get("prompt") or {}),
+        templates=_templates(old.get("prompt") or {}, new.get("prompt") or {})
+        + _documents(old.get("retrieval"), new.get("retrieval")),
         breaking_variables=breaking_variable_changes(
             old.get("variables_schema"), new.get("variables_schema")
         ),
@@ -118,7 +119,7 @@ def _keyed(out: list[FieldChange], path: str, before: Any, after: Any) -> None:
 
 
 def _guardrails(out: list[FieldChange], path: str, before: list[Any], after: list[Any]) -> None:
-    """Match entries by ``type`` when that is unambiguous, else by position."""
+    """Match entries by label (``name``, else ``type``) when unambiguous, else by position."""
     old_types, new_types = _types(before), _types(after)
     if old_types is None or new_types is None:
         _keyed(out, path, dict(enumerate(before)), dict(enumerate(after)))
@@ -136,7 +137,7 @@ def _guardrails(out: list[FieldChange], path: str, before: list[Any], after: lis
 
 
 def _types(entries: list[Any]) -> list[str] | None:
-    types = [e.get("type") if isinstance(e, dict) else None for e in entries]
+    types = [(e.get("name") or e.get("type")) if isinstance(e, dict) else None for e in entries]
     if all(isinstance(t, str) for t in types) and len(set(types)) == len(types):
         return [str(t) for t in types]
     return None
@@ -153,6 +154,34 @@ def _templates(old: dict[str, Any], new: dict[str, Any]) -> list[TemplateDiff]:
         if found:
             result.append(found)
     return result
+
+
+def _without_documents(value: Any) -> Any:
+    """Retrieval documents are diffed as text (below), not as one opaque list."""
+    if isinstance(value, dict) and isinstance(value.get("documents"), list):
+        return {k: v for k, v in value.items() if k != "documents"}
+    return value
+
+
+def _documents(old: Any, new: Any) -> list[TemplateDiff]:
+    """One unified diff per added, removed or edited retrieval document, by source."""
+    before, after = _document_texts(old), _document_texts(new)
+    found = (
+        _template_diff(f"retrieval.documents[{source}]", before.get(source), after.get(source))
+        for source in sorted(before.keys() | after.keys())
+    )
+    return [diff for diff in found if diff]
+
+
+def _document_texts(retrieval: Any) -> dict[str, str]:
+    documents = retrieval.get("documents") if isinstance(retrieval, dict) else None
+    if not isinstance(documents, list):
+        return {}
+    return {
+        str(d.get("source")): str(d.get("text", ""))
+        for d in documents
+        if isinstance(d, dict) and "source" in d
+    }
 
 
 def _message_text(message: dict[str, Any]) -> str:

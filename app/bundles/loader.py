@@ -1,8 +1,10 @@
 """Load ``prompts/<name>/bundle.yaml`` into a ``BundleSpec`` with templates inlined.
 
 A prompt value that names a file (``system.jinja``) is read from beside the
-YAML; anything else is inline template text. Paths may not leave the bundle's
-folder, so a bundle is self-contained and safe to review.
+YAML; anything else is inline template text. ``retrieval.documents`` naming a
+folder (or one file) becomes ``[{source, text}]``, so the digest covers every
+document and the registry stores a self-contained bundle. Paths may not leave
+the bundle's folder, so a bundle is self-contained and safe to review.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from app.errors import BundleInvalid
 
 TEMPLATE_SUFFIXES = (".jinja", ".jinja2", ".j2", ".txt", ".md")
 SCHEMA_SUFFIXES = (".json", ".yaml", ".yml")
+DOCUMENT_SUFFIXES = (".md", ".markdown", ".txt", ".rst")
 
 
 def parse_spec(data: Any, *, source: str = "bundle") -> BundleSpec:
@@ -80,6 +83,10 @@ def _inline_files(data: dict[str, Any], base: Path, source: str) -> dict[str, An
                 messages.append(message)
             prompt["messages"] = messages
         data["prompt"] = prompt
+    retrieval = data.get("retrieval")
+    if isinstance(retrieval, dict) and isinstance(retrieval.get("documents"), str):
+        documents = _documents(retrieval["documents"], base, source)
+        data["retrieval"] = {**retrieval, "documents": documents}
     for key in ("variables_schema", "output_schema"):
         value = data.get(key)
         if isinstance(value, str) and value.endswith(SCHEMA_SUFFIXES):
@@ -89,6 +96,41 @@ def _inline_files(data: dict[str, Any], base: Path, source: str) -> dict[str, An
             except yaml.YAMLError as exc:
                 raise BundleInvalid(f"{source}: {key} file {value} is malformed: {exc}") from exc
     return data
+
+
+def _documents(relative: str, base: Path, source: str) -> list[dict[str, str]]:
+    """Every document file under a folder (sorted, so the digest is stable), or one file."""
+    target = (base / relative).resolve()
+    if not target.is_relative_to(base):
+        raise BundleInvalid(
+            f"{source}: retrieval.documents {relative!r} is outside the bundle folder"
+        )
+    if target.is_file():
+        files = [target]
+    elif target.is_dir():
+        files = sorted(
+            p for p in target.rglob("*") if p.is_file() and p.suffix.lower() in DOCUMENT_SUFFIXES
+        )
+        if not files:
+            raise BundleInvalid(
+                f"{source}: retrieval.documents folder {relative!r} has no documents "
+                f"({', '.join('*' + s for s in DOCUMENT_SUFFIXES)})"
+            )
+    else:
+        raise BundleInvalid(
+            f"{source}: retrieval.documents names {relative!r}, which is not a folder "
+            "beside the bundle"
+        )
+    documents = []
+    for path in files:
+        if not path.resolve().is_relative_to(base):
+            raise BundleInvalid(f"{source}: document {path.name} links outside the bundle folder")
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise BundleInvalid(f"{source}: cannot read document {path.name}: {exc}") from exc
+        documents.append({"source": path.relative_to(base).as_posix(), "text": text})
+    return documents
 
 
 def _maybe_file(value: str, base: Path, source: str, field: str) -> str:

@@ -12,7 +12,10 @@ import re
 from typing import Any, Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from app.bundles.guardrail_spec import GuardrailsSpec, OutputSchemaGuard
+from app.bundles.retrieval_spec import RetrievalSpec
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,62}$"
 DIGEST_PATTERN = re.compile(r"^sha256:[0-9a-f]{64}$")
@@ -54,11 +57,6 @@ class PromptSpec(_Strict):
     messages: list[TemplatedMessage] = Field(default_factory=list)
 
 
-class GuardrailsSpec(_Strict):
-    input: list[dict[str, Any]] = Field(default_factory=list)
-    output: list[dict[str, Any]] = Field(default_factory=list)
-
-
 class BundleSpec(_Strict):
     """What ``prompts/<name>/bundle.yaml`` declares, with templates inlined."""
 
@@ -70,7 +68,7 @@ class BundleSpec(_Strict):
     client_params: list[str] = Field(default_factory=list)
     prompt: PromptSpec = Field(default_factory=PromptSpec)
     variables_schema: dict[str, Any] | None = None
-    retrieval: dict[str, Any] | None = None
+    retrieval: RetrievalSpec | None = None
     guardrails: GuardrailsSpec = Field(default_factory=GuardrailsSpec)
     output_schema: dict[str, Any] | None = None
     fallbacks: list[str] = Field(default_factory=list)
@@ -107,6 +105,14 @@ class BundleSpec(_Strict):
                     f"fallback {ref!r} is not a bundle reference name@N or name@sha256:<hex>"
                 )
         return value
+
+    @model_validator(mode="after")
+    def _output_schema_guard_has_a_schema(self) -> BundleSpec:
+        if self.output_schema is None and any(
+            isinstance(guard, OutputSchemaGuard) for guard in self.guardrails.output
+        ):
+            raise ValueError("guardrails.output: output_schema needs the bundle's output_schema")
+        return self
 
     def canonical_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json")

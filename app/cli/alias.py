@@ -33,6 +33,17 @@ def _alias_path(env: str, alias: str, *rest: str) -> str:
 
 
 def _print_flip(answer: dict[str, Any]) -> None:
+    if answer.get("status") == "pending":  # 202: the environment requires approval
+        bundle = answer["payload"]["bundle"]
+        fields(
+            [
+                (answer["target"], f"-> {ref(bundle)} waits for approval"),
+                ("change", answer["id"]),
+                ("expires", answer["expires_at"]),
+                ("approve", f"pinyard change approve {answer['id']} (as another approver)"),
+            ]
+        )
+        return
     where = f"{answer['environment']}/{answer['alias']}"
     fields([(where, f"-> {ref(answer['bundle'])}"), ("was", ref(answer["previous"]))])
 

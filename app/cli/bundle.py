@@ -2,8 +2,10 @@
 
 ``validate`` and the local half of ``push`` use the same loader and compiler
 as the gateway, so a bundle that validates here registers there (and CI can
-check bundles with no server). ``push`` sends the canonical spec with the
-templates inlined: the server never reads the client's files.
+check bundles with no server); ``validate`` also checks that an ``http``
+retriever answers. ``push`` sends the canonical spec with the templates
+inlined: the server never reads the client's files. ``render`` prints what a
+bundle would send upstream.
 """
 
 from __future__ import annotations
@@ -18,14 +20,20 @@ from rich.text import Text
 
 from app.bundles.compiled import CompiledBundle, compile_bundle
 from app.bundles.loader import load_bundle_file
+from app.bundles.retrieval_spec import HttpRetrieval
 from app.bundles.spec import parse_ref
 from app.cli.client import AdminClient, path
 from app.cli.output import JsonFlag, code, console, fail, fields, print_json, show, table, warn
+from app.cli.render import render
+from app.cli.successor import successor
 from app.errors import BundleInvalid
+from app.retrieval.http import check_reachable
 
 app = typer.Typer(
     help="Bundles: immutable, content-addressed system versions.", no_args_is_help=True
 )
+app.command()(successor)
+app.command()(render)
 
 BundlePath = Annotated[
     Path, typer.Argument(metavar="PATH", help="bundle.yaml, or the folder holding it.")
@@ -49,10 +57,21 @@ def _split_ref(ref: str) -> tuple[str, str]:
 
 
 @app.command()
-def validate(bundle_path: BundlePath, as_json: JsonFlag = False) -> None:
-    """Check a bundle without a server: schema, templates, variables, model pinning."""
+def validate(
+    bundle_path: BundlePath,
+    offline: Annotated[
+        bool, typer.Option("--offline", help="Skip the http retriever reachability check.")
+    ] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Check a bundle without a server: templates, variables, pinning, guardrails, retrieval."""
     compiled = _compile(bundle_path)
     spec = compiled.spec
+    if isinstance(spec.retrieval, HttpRetrieval) and not offline:
+        try:
+            check_reachable(spec.retrieval)
+        except BundleInvalid as exc:
+            fail(exc.message)
     variables = sorted(compiled.template_variables)
     required = sorted(compiled.required_variables)
     if as_json:
@@ -64,6 +83,8 @@ def validate(bundle_path: BundlePath, as_json: JsonFlag = False) -> None:
                 "variables": variables,
                 "required_variables": required,
                 "floating": compiled.floating,
+                "retrieval": _retrieval_summary(compiled),
+                "guardrails": _guardrail_summary(compiled),
             }
         )
         return
@@ -74,10 +95,34 @@ def validate(bundle_path: BundlePath, as_json: JsonFlag = False) -> None:
             ("digest", compiled.digest),
             ("variables", ", ".join(variables) or "(none)"),
             ("required", ", ".join(required) or "(none)"),
+            ("retrieval", _retrieval_summary(compiled) or "(none)"),
+            ("guardrails", _guardrail_summary(compiled) or "(none)"),
         ]
     )
     if compiled.floating:
         warn(f"model {spec.model} floats ({compiled.floating}); allowed by allow_floating")
+
+
+def _retrieval_summary(compiled: CompiledBundle) -> str | None:
+    retrieval = compiled.spec.retrieval
+    if retrieval is None:
+        return None
+    if isinstance(retrieval, HttpRetrieval):
+        return f"http {retrieval.url}, top {retrieval.top_k}, on_error {retrieval.on_error}"
+    count = len(retrieval.documents)
+    return f"{retrieval.kind} over {count} document(s), top {retrieval.top_k}"
+
+
+def _guardrail_summary(compiled: CompiledBundle) -> str | None:
+    stages = [
+        f"{stage}: " + ", ".join(f"{check.label} ({check.action})" for check in checks)
+        for stage, checks in (
+            ("input", compiled.guardrails.input),
+            ("output", compiled.guardrails.output),
+        )
+        if checks
+    ]
+    return "; ".join(stages) or None
 
 
 @app.command()
@@ -86,14 +131,30 @@ def push(
     reason: Annotated[
         str | None, typer.Option(help="Why, for the audit trail (default: a description).")
     ] = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="Register even if the model is already shut down (needs --reason)."
+        ),
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """Register a bundle; identical content returns the existing version."""
+    """Register a bundle; identical content returns the existing version.
+
+    Warns when the pinned model retires soon; a model already shut down is refused
+    (exit 1) unless forced with a reason, which is audited.
+    """
+    if force and not (reason and reason.strip()):
+        fail("--force needs --reason: a forced registration is audited")
     compiled = _compile(bundle_path)
     with AdminClient() as api:
         answer = api.post(
-            "/admin/bundles", compiled.spec.canonical_dict(), params={"reason": reason}
+            "/admin/bundles",
+            compiled.spec.canonical_dict(),
+            params={"reason": reason, "force": "true" if force else None},
         )
+    for message in answer.get("warnings", []):
+        warn(message)
     if answer.get("digest") != compiled.digest:
         warn(
             f"the server computed {answer.get('digest')}, not the local {compiled.digest}; "

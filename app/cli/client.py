@@ -154,7 +154,7 @@ class AdminClient:
 
 
 # Refusals that mean "a gate failed" (exit 1) rather than "bad input" (exit 2).
-GATE_CODES = frozenset({"promotion_blocked"})
+GATE_CODES = frozenset({"promotion_blocked", "model_retired"})
 
 
 def _error_code(data: Any) -> str | None:

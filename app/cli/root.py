@@ -9,7 +9,12 @@ from __future__ import annotations
 
 import typer
 
-from app.cli import alias, audit, bundle, db, policy, requests
+from app.cli import alias, audit, bundle, db, deprecations, policy, requests
+from app.cli import change as change_cmd
+from app.cli import eval as eval_cmd
+from app.cli import key as key_cmd
+from app.cli import rollout as rollout_cmd
+from app.cli import token as token_cmd
 from app.cli.serve import serve
 
 app = typer.Typer(
@@ -25,6 +30,12 @@ app.add_typer(alias.app, name="alias")
 app.add_typer(requests.app, name="requests")
 app.add_typer(audit.app, name="audit")
 app.add_typer(policy.app, name="policy")
+app.add_typer(deprecations.app, name="deprecations")
+app.add_typer(eval_cmd.app, name="eval")
+app.add_typer(rollout_cmd.app, name="rollout")
+app.add_typer(token_cmd.app, name="token")
+app.add_typer(key_cmd.app, name="key")
+app.add_typer(change_cmd.app, name="change")
 
 
 def main() -> None:

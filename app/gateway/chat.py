@@ -1,5 +1,10 @@
 """The chat-completions pipeline: resolve, plan, call (with fallbacks), answer, record.
 
+Planning a candidate runs its bundle's input guardrails and retrieval
+(``app.gateway.prepare``); the answer then goes through the served bundle's
+output guardrails (a streamed one is held and checked first, see
+``app.guardrails.stream``).
+
 Nothing here reads the database: resolution uses the in-memory snapshot and the
 record goes to the asynchronous writer.
 """
@@ -20,8 +25,11 @@ from fastapi.responses import StreamingResponse
 from app.context import AppContext
 from app.errors import BadRequestError, PinyardError
 from app.gateway.lineage import Lineage, finish, input_digest, new_request_id
-from app.gateway.plan import ChatPlan, plan_chat
+from app.gateway.plan import ChatPlan
+from app.gateway.prepare import prepare_chat
 from app.gateway.resolve import ROUTE_FALLBACK, Resolution, resolve_model
+from app.guardrails.runner import check_completion
+from app.guardrails.stream import guarded_stream
 from app.providers.fallback import Candidate, complete_with_fallbacks, stream_with_fallbacks
 from app.registry.snapshot import ServedBundle
 
@@ -67,8 +75,11 @@ class ChatPipeline:
     def __init__(self, ctx: AppContext) -> None:
         self.ctx = ctx
 
-    async def handle(self, body: dict[str, Any], environment: str) -> Response:
-        result = await self.run(body, environment)
+    async def handle(
+        self, body: dict[str, Any], environment: str, *, subject: str | None = None
+    ) -> Response:
+        """``subject`` (see ``app.rollouts.assignment``) keeps a caller on one rollout arm."""
+        result = await self.run(body, environment, subject=subject)
         headers = result.lineage.headers()
         if result.chunks is not None:
             return StreamingResponse(
@@ -79,19 +90,27 @@ class ChatPipeline:
         )
 
     async def run(
-        self, body: dict[str, Any], environment: str, *, endpoint: str = "chat.completions"
+        self,
+        body: dict[str, Any],
+        environment: str,
+        *,
+        endpoint: str = "chat.completions",
+        subject: str | None = None,
     ) -> ChatResult:
         """Resolve, plan and call; a failure before any output raises with lineage headers."""
         lineage = Lineage(new_request_id(), environment, endpoint)
         try:
             model, stream = check_chat_body(body)
             lineage.stream = stream
-            resolution = resolve_model(self.ctx.snapshots.current, environment, model)
+            resolution = resolve_model(self.ctx.snapshots.current, environment, model, subject)
             lineage.alias, lineage.bundle, lineage.route = (
                 resolution.alias,
                 resolution.bundle,
                 resolution.route,
             )
+            lineage.rollout, lineage.arm = resolution.rollout, resolution.arm
+            if resolution.rollout is not None and resolution.rollout.shadowing:
+                lineage.shadow_body = body  # replayed on the candidate after the answer
             if resolution.bundle.compiled.spec.kind != "chat":
                 raise BadRequestError(
                     f"{model!r} serves an embedding model; call /v1/embeddings", param="model"
@@ -99,25 +118,28 @@ class ChatPipeline:
             lineage.input_digest = input_digest(body)
             if self.ctx.settings.log_payloads:
                 lineage.request_body = body
-            candidates = self._candidates(resolution, body, stream)
+            candidates = self._candidates(resolution, body, stream, lineage)
             if stream:
                 return await self._stream(lineage, candidates)
             served, response = await complete_with_fallbacks(
                 self.ctx.providers, candidates, lineage.attempts
+            )
+            self._served(lineage, served.index, served.key, served.planned)
+            lineage.usage = response.get("usage")
+            response = check_completion(
+                served.key.compiled.guardrails, response, lineage.guardrails
             )
         except PinyardError as exc:
             lineage.fail(exc)
             finish(self.ctx, lineage)
             exc.headers.update(lineage.headers())
             raise
-        self._served(lineage, served.index, served.key, served.planned)
-        lineage.usage = response.get("usage")
         lineage.response_body = response
         finish(self.ctx, lineage)
         return ChatResult(lineage, response=response)
 
     def _candidates(
-        self, resolution: Resolution, body: dict[str, Any], stream: bool
+        self, resolution: Resolution, body: dict[str, Any], stream: bool, lineage: Lineage
     ) -> list[Candidate[ServedBundle, ChatPlan]]:
         snapshot = self.ctx.snapshots.current
         chain = [resolution.bundle]
@@ -126,7 +148,17 @@ class ChatPipeline:
             if fallback is not None and fallback.compiled.spec.kind == "chat":
                 chain.append(fallback)
         return [
-            Candidate(bundle, partial(plan_chat, bundle.compiled, body, stream=stream))
+            Candidate(
+                bundle,
+                partial(
+                    prepare_chat,
+                    bundle.compiled,
+                    body,
+                    stream=stream,
+                    http=self.ctx.retrieval_http,
+                    outcomes=lineage.guardrails,
+                ),
+            )
             for bundle in chain
         ]
 
@@ -134,6 +166,10 @@ class ChatPipeline:
     def _served(lineage: Lineage, index: int, bundle: ServedBundle, planned: ChatPlan) -> None:
         lineage.bundle = bundle
         lineage.ignored = planned.ignored
+        lineage.retrieval = planned.retrieval
+        lineage.retrieval_error = planned.retrieval.error if planned.retrieval else None
+        if planned.guarded_body is not None and lineage.request_body is not None:
+            lineage.request_body, lineage.payload_guarded = planned.guarded_body, True
         if index > 0:
             lineage.route = ROUTE_FALLBACK
 
@@ -145,12 +181,16 @@ class ChatPipeline:
             self.ctx.providers, candidates, lineage.attempts
         )
         self._served(lineage, served.index, served.key, served.planned)
+        guardrails = served.key.compiled.guardrails
+        if guardrails.output:
+            chunks = guarded_stream(guardrails, chunks, lineage.guardrails)
         return ChatResult(lineage, chunks=self._tracked(lineage, chunks))
 
     async def _tracked(
         self, lineage: Lineage, chunks: AsyncIterator[dict[str, Any]]
     ) -> AsyncGenerator[dict[str, Any], None]:
-        collected: list[dict[str, Any]] | None = [] if self.ctx.settings.log_payloads else None
+        keep = self.ctx.settings.log_payloads or lineage.shadow_body is not None
+        collected: list[dict[str, Any]] | None = [] if keep else None
         try:
             async for chunk in chunks:
                 lineage.mark_first_token()

@@ -3,10 +3,15 @@
 The bundle's rendered prompt goes before the client's messages. Bundle params
 always win; a tunable param the bundle does not list in ``client_params`` is
 dropped and reported, so a client can never silently re-tune a pinned system.
+A bundle's ``output_schema`` is sent as a ``json_schema`` response format when
+the client asked for no format and the provider supports it. Planning itself
+is pure; ``app.gateway.prepare`` runs input guardrails and retrieval first.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +19,8 @@ from app.bundles.compiled import CompiledBundle
 from app.bundles.spec import TUNABLE_PARAMS
 from app.errors import BadRequestError
 from app.providers.base import EmbeddingCall, ProviderCall
+from app.providers.capabilities import supports_response_schema
+from app.retrieval.base import RetrievalResult
 
 # Fields that describe the conversation or the wire protocol, not tuning.
 PROTOCOL_FIELDS = frozenset(
@@ -28,6 +35,9 @@ EMBEDDING_CLIENT_FIELDS = frozenset({"dimensions", "encoding_format", "user"})
 class ChatPlan:
     call: ProviderCall
     ignored: tuple[str, ...]
+    retrieval: RetrievalResult | None = None
+    # The client's body as the input guardrails left it, when they rewrote it.
+    guarded_body: dict[str, Any] | None = None
 
 
 def read_variables(body: dict[str, Any]) -> dict[str, Any]:
@@ -39,7 +49,16 @@ def read_variables(body: dict[str, Any]) -> dict[str, Any]:
     return variables
 
 
-def plan_chat(bundle: CompiledBundle, body: dict[str, Any], *, stream: bool) -> ChatPlan:
+def plan_chat(
+    bundle: CompiledBundle,
+    body: dict[str, Any],
+    *,
+    stream: bool,
+    messages: list[dict[str, Any]] | None = None,
+    variables: dict[str, Any] | None = None,
+    retrieved: Sequence[dict[str, Any]] = (),
+) -> ChatPlan:
+    """``messages`` and ``variables`` replace the body's (after input guardrails)."""
     spec = bundle.spec
     params: dict[str, Any] = {}
     ignored: list[str] = []
@@ -56,11 +75,28 @@ def plan_chat(bundle: CompiledBundle, body: dict[str, Any], *, stream: bool) -> 
         else:
             ignored.append(key)
     params.update(spec.params)
-    messages = bundle.render(read_variables(body)) + list(body["messages"])
+    schema = spec.output_schema
+    if (
+        schema is not None
+        and "response_format" not in params
+        and supports_response_schema(spec.model)
+    ):
+        params["response_format"] = schema_response_format(spec.name, schema)
+    variables = read_variables(body) if variables is None else variables
+    client = list(body["messages"]) if messages is None else messages
+    rendered = bundle.render(variables, retrieved=retrieved) + client
     call = ProviderCall(
-        model=spec.model, messages=messages, params=params, timeout_s=spec.timeout_s
+        model=spec.model, messages=rendered, params=params, timeout_s=spec.timeout_s
     )
     return ChatPlan(call=call, ignored=tuple(sorted(ignored)))
+
+
+def schema_response_format(name: str, schema: dict[str, Any]) -> dict[str, Any]:
+    """OpenAI's ``json_schema`` format; its name allows only ``[A-Za-z0-9_-]{1,64}``."""
+    return {
+        "type": "json_schema",
+        "json_schema": {"name": re.sub(r"[^A-Za-z0-9_-]", "_", name)[:64], "schema": schema},
+    }
 
 
 def plan_embedding(

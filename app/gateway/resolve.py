@@ -1,15 +1,23 @@
-"""Which bundle answers a request: an alias of the caller's environment, or a pinned ref."""
+"""Which bundle answers a request: an alias of the caller's environment, or a pinned ref.
+
+During a rollout the alias's subjects are split by a sticky hash
+(``app.rollouts.assignment``): those under the step's weight get the candidate
+(route ``canary``), the others the baseline (route ``stable``).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from app.errors import ModelNotFound
+from app.errors import ModelNotFound, ServiceUnavailableError
 from app.registry.snapshot import ServedBundle, Snapshot
+from app.rollouts.assignment import ARM_CANARY, ARM_STABLE, arm_for
+from app.rollouts.plan import ActiveRollout
 
 ROUTE_STABLE = "stable"
 ROUTE_PINNED = "pinned"
 ROUTE_FALLBACK = "fallback"
+ROUTE_CANARY = "canary"
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,9 +26,18 @@ class Resolution:
     alias: str  # the alias, or the bundle reference as the client wrote it
     bundle: ServedBundle
     route: str
+    rollout: ActiveRollout | None = None  # the alias's running rollout, if any
+    arm: str | None = None  # "canary" or "stable" while a rollout runs
 
 
-def resolve_model(snapshot: Snapshot, environment: str, model: str) -> Resolution:
+def resolve_model(
+    snapshot: Snapshot, environment: str, model: str, subject: str | None = None
+) -> Resolution:
+    """``subject`` keeps a caller on one arm of a rollout (None: drawn per request)."""
+    if not snapshot.loaded:
+        raise ServiceUnavailableError(
+            "the gateway has not loaded the registry yet (database unreachable at start?)"
+        )
     if "@" in model:
         bundle = snapshot.ref(model)
         if bundle is None:
@@ -37,4 +54,9 @@ def resolve_model(snapshot: Snapshot, environment: str, model: str) -> Resolutio
             f"(aliases there: {known})",
             param="model",
         )
-    return Resolution(environment, model, bundle, ROUTE_STABLE)
+    rollout = snapshot.rollouts.get((environment, model))
+    if rollout is None:
+        return Resolution(environment, model, bundle, ROUTE_STABLE)
+    if arm_for(rollout.id, subject, rollout.weight) == ARM_CANARY:
+        return Resolution(environment, model, rollout.candidate, ROUTE_CANARY, rollout, ARM_CANARY)
+    return Resolution(environment, model, bundle, ROUTE_STABLE, rollout, ARM_STABLE)

@@ -11,7 +11,10 @@ from app.context import AppContext, get_context
 from app.errors import BadRequestError
 from app.gateway.chat import ChatPipeline
 from app.gateway.embeddings import handle_embeddings
+from app.gateway.messages import anthropic_errors, handle_count_tokens, handle_messages
+from app.governance.caller import visible as key_may_see
 from app.providers.client import ProviderClient
+from app.rollouts.assignment import subject_of
 
 router = APIRouter(prefix="/v1", tags=["data plane"])
 
@@ -23,18 +26,47 @@ async def read_json(request: Request) -> dict[str, Any]:
         raise BadRequestError(f"the request body is not valid JSON: {exc}") from exc
     if not isinstance(body, dict):
         raise BadRequestError("the request body must be a JSON object")
+    request.state.model = body.get("model")  # what caller_environment checks the key against
     return body
 
 
 def caller_environment(request: Request, ctx: AppContext) -> str:
-    """Local mode: the gateway's own environment. API keys (later) fix it per key."""
-    return ctx.settings.environment
+    """The caller's environment, fixed by its API key; call it after ``read_json``.
+
+    A key comes as ``Authorization: Bearer`` (OpenAI SDKs) or ``x-api-key``
+    (Anthropic SDKs). It must be valid, allowed the body's ``model`` and within
+    its rate limit (401/403/429 otherwise, audited). With no key ever created
+    (local mode) the environment is ``PINYARD_ENVIRONMENT`` and keys are ignored.
+    """
+    model = getattr(request.state, "model", None)
+    return ctx.governance.callers.environment(request, ctx.snapshots.current.keys, model)
 
 
 @router.post("/chat/completions")
 async def chat_completions(request: Request, ctx: AppContext = Depends(get_context)) -> Response:
     body = await read_json(request)
-    return await ChatPipeline(ctx).handle(body, caller_environment(request, ctx))
+    environment = caller_environment(request, ctx)
+    subject = subject_of(body, request.headers)  # sticky rollout arm
+    return await ChatPipeline(ctx).handle(body, environment, subject=subject)
+
+
+@router.post("/messages")
+@anthropic_errors
+async def messages(request: Request, ctx: AppContext = Depends(get_context)) -> Response:
+    """Anthropic Messages API ingress: same pipeline, Anthropic wire shapes and errors."""
+    body = await read_json(request)
+    environment = caller_environment(request, ctx)
+    return await handle_messages(ctx, body, environment, request.headers)
+
+
+@router.post("/messages/count_tokens")
+@anthropic_errors
+async def count_message_tokens(
+    request: Request, ctx: AppContext = Depends(get_context)
+) -> Response:
+    body = await read_json(request)
+    environment = caller_environment(request, ctx)
+    return await handle_count_tokens(ctx, body, environment, request.headers)
 
 
 @router.post("/embeddings")
@@ -48,6 +80,8 @@ async def list_models(request: Request, ctx: AppContext = Depends(get_context)) 
     environment = caller_environment(request, ctx)
     data = []
     for alias, bundle in ctx.snapshots.current.aliases_in(environment):
+        if not key_may_see(request, alias):
+            continue
         spec = bundle.compiled.spec
         fake = ProviderClient.is_fake(spec.model)
         data.append(

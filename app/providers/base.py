@@ -13,6 +13,44 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from app.errors import BadRequestError
+
+# Parameters that steer a provider client itself (credentials, endpoints,
+# retries, headers, mocks) rather than the model; never accepted in a call's
+# params, whichever transport serves it.
+CONTROL_PARAMS = frozenset(
+    {
+        "model",
+        "messages",
+        "input",
+        "timeout",
+        "num_retries",
+        "max_retries",
+        "base_url",
+        "custom_llm_provider",
+        "headers",
+        "extra_headers",
+        "client",
+        "fallbacks",
+        "context_window_fallback_dict",
+        "mock_response",
+        "mock_tool_calls",
+        "mock_timeout",
+        "callbacks",
+        "logger_fn",
+        "cache",
+        "organization",
+    }
+)
+CONTROL_PREFIXES = ("api_", "litellm_", "aws_", "vertex_", "azure_", "mock_")
+
+
+def refuse_control_params(params: dict[str, Any]) -> None:
+    """Raise ``BadRequestError`` naming the first parameter that is not the model's to take."""
+    for name in params:
+        if name in CONTROL_PARAMS or name.startswith(CONTROL_PREFIXES):
+            raise BadRequestError(f"parameter {name!r} is not allowed", param=name)
+
 
 @dataclass(frozen=True, slots=True)
 class ProviderCall:

@@ -1,12 +1,17 @@
 """``ProviderClient``: the one object the request pipeline calls to reach a model.
 
-It routes ``fake/`` models to the offline ``FakeProvider`` and everything else
-to litellm, and applies the retry policy. For streams, retries apply only
+It routes ``fake/`` models to the offline ``FakeProvider``, ``openai/`` models
+(and providers-file ``openai_compatible`` ones) to ``OpenAIDirectProvider``, a
+pooled HTTP client that skips litellm's per-call cost (or to litellm with
+``PINYARD_OPENAI_TRANSPORT=litellm``), everything else to litellm, and applies
+the retry policy. For streams, retries apply only
 until the first chunk has arrived: after that the client has seen output, so
 a later failure surfaces from the iterator as a ``PinyardError``.
 
 litellm is imported on first use (about 1.7 s); call ``warm_up()`` at
-start-up, off the event loop, to pay that before the first real request.
+start-up, off the event loop, to pay that before the first real request when
+bundles pin models that only litellm serves. ``aclose()`` releases the pooled
+connections at shutdown.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from app.errors import ProviderError
 from app.providers.base import Attempt, EmbeddingCall, Provider, ProviderCall
 from app.providers.fake import FAKE_PREFIX, FakeProvider
+from app.providers.openai_direct import OpenAIDirectProvider
 from app.providers.providers_file import ProviderEndpoint, load_providers_file
 from app.providers.retry import RetryPolicy, call_with_retry
 
@@ -37,9 +43,10 @@ class ProviderClient:
         backoff_max_s: float = 8.0,
         providers_file: Path | None = None,
         *,
+        openai_transport: str = "direct",
         upstream: Provider | None = None,
     ) -> None:
-        """``upstream`` replaces the litellm provider (for tests of the pipeline)."""
+        """``upstream`` replaces every non-fake provider (for tests of the pipeline)."""
         self.policy = RetryPolicy(
             max_attempts=max_attempts,
             backoff_base_s=backoff_base_s,
@@ -51,6 +58,10 @@ class ProviderClient:
         )
         self._fake = FakeProvider()
         self._upstream = upstream
+        self._litellm_provider: Provider | None = None
+        self._direct = (
+            OpenAIDirectProvider(self._endpoints) if openai_transport == "direct" else None
+        )
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ProviderClient:
@@ -59,6 +70,7 @@ class ProviderClient:
             backoff_base_s=settings.provider_backoff_base_s,
             backoff_max_s=settings.provider_backoff_max_s,
             providers_file=settings.providers_file,
+            openai_transport=settings.openai_transport,
         )
 
     @staticmethod
@@ -70,7 +82,18 @@ class ProviderClient:
         self._litellm()
 
     def provider_for(self, model: str) -> Provider:
-        return self._fake if self.is_fake(model) else self._litellm()
+        if self.is_fake(model):
+            return self._fake
+        if self._upstream is not None:
+            return self._upstream
+        if self._direct is not None and self._direct.serves(model):
+            return self._direct
+        return self._litellm()
+
+    async def aclose(self) -> None:
+        """Close pooled upstream connections (the app's shutdown calls this)."""
+        if self._direct is not None:
+            await self._direct.aclose()
 
     async def complete(self, call: ProviderCall, attempts: list[Attempt]) -> dict[str, Any]:
         """An OpenAI ``chat.completion`` dict; every try is appended to ``attempts``."""
@@ -129,11 +152,11 @@ class ProviderClient:
         )
 
     def _litellm(self) -> Provider:
-        if self._upstream is None:
+        if self._litellm_provider is None:
             from app.providers.litellm_provider import LiteLLMProvider
 
-            self._upstream = LiteLLMProvider(self._endpoints)
-        return self._upstream
+            self._litellm_provider = LiteLLMProvider(self._endpoints)
+        return self._litellm_provider
 
 
 async def _chain(first: Chunk, rest: AsyncIterator[Chunk]) -> AsyncIterator[Chunk]:

@@ -5,9 +5,12 @@ pipeline (tools, structured output, streaming, usage, n, stop, max_tokens)
 without network or keys, and it answers in exactly the OpenAI wire shapes the
 real providers produce so nothing downstream special-cases it.
 
-Two model families simulate trouble: ``fake/error-<status>`` fails the way an
+Three model families simulate trouble: ``fake/error-<status>`` fails the way an
 upstream answering HTTP ``<status>`` would (``fake/error-429`` carries
-``retry_after`` 1s) and ``fake/slow-<ms>`` waits before answering.
+``retry_after`` 1s), ``fake/slow-<ms>`` waits before answering, and
+``fake/flaky-<percent>`` fails (HTTP 503) on that share of requests, chosen by a
+hash of the model and the messages: the same request always fails or always
+succeeds, retries included, like a real regression on some inputs.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ FAKE_PREFIX = "fake/"
 DEFAULT_DIMENSIONS = 16
 _ERROR_MODEL = re.compile(r"^fake/error-(\d{3})$")
 _SLOW_MODEL = re.compile(r"^fake/slow-(\d+)$")
+_FLAKY_MODEL = re.compile(r"^fake/flaky-(\d{1,3})$")
 _PIECE = re.compile(r"\s*\S+\s*$|\s*\S+")
 
 
@@ -47,7 +51,7 @@ class FakeProvider:
     """Implements ``app.providers.base.Provider`` for ``fake/`` models."""
 
     async def complete(self, call: ProviderCall) -> dict[str, Any]:
-        await _simulate(call.model)
+        await _simulate(call.model, call.messages)
         choices = _choices(call)
         return {
             **_envelope(call, "chat.completion"),
@@ -69,7 +73,7 @@ class FakeProvider:
         }
 
     async def stream(self, call: ProviderCall) -> AsyncIterator[dict[str, Any]]:
-        await _simulate(call.model)
+        await _simulate(call.model, call.messages)
         choices = _choices(call)
         options = call.params.get("stream_options") or {}
         include_usage = bool(options.get("include_usage"))
@@ -98,7 +102,7 @@ class FakeProvider:
             yield {**head, "choices": [], "usage": _usage(call, choices)}
 
     async def embed(self, call: EmbeddingCall) -> dict[str, Any]:
-        await _simulate(call.model)
+        await _simulate(call.model, call.input)
         items = _embedding_inputs(call.input)
         dimensions = int(call.params.get("dimensions") or DEFAULT_DIMENSIONS)
         if dimensions < 1:
@@ -121,8 +125,12 @@ class FakeProvider:
         }
 
 
-async def _simulate(model: str) -> None:
-    """Apply the ``fake/error-<status>`` and ``fake/slow-<ms>`` behaviours."""
+async def _simulate(model: str, content: Any) -> None:
+    """Apply the ``fake/error-<status>``, ``fake/slow-<ms>`` and ``fake/flaky-<%>`` behaviours."""
+    if match := _FLAKY_MODEL.match(model):
+        share = int(_digest([model, content])[:8], 16) % 10_000 / 100  # in [0, 100)
+        if share < int(match.group(1)):
+            raise error_for_status(503, f"simulated by {model} (this request always fails)")
     if match := _SLOW_MODEL.match(model):
         await asyncio.sleep(int(match.group(1)) / 1000)
     if match := _ERROR_MODEL.match(model):

@@ -2,23 +2,27 @@
 
 This wraps the provider client, not the handlers: the gateway hands over an
 ordered list of candidates (the bundle, then its ``fallbacks``), each able to
-prepare its own call (its own prompt, model and params). Only provider-side
-failures fall through; a client's mistake on the primary is answered as is.
+prepare its own call (its own prompt, model and params; preparing may be async,
+e.g. guardrails and retrieval). Only provider-side failures fall through; a
+client's mistake on the primary is answered as is.
 """
 
 from __future__ import annotations
 
+import inspect
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
 from app.errors import (
     BadRequestError,
     GatewayTimeoutError,
+    GuardrailBlocked,
     PinyardError,
     ProviderError,
     RateLimitError,
+    RetrievalFailed,
     ServiceUnavailableError,
 )
 from app.providers.base import Attempt, ProviderCall
@@ -41,7 +45,7 @@ P = TypeVar("P", bound=Planned)
 @dataclass(frozen=True, slots=True)
 class Candidate(Generic[K, P]):
     key: K
-    prepare: Callable[[], P]
+    prepare: Callable[[], P | Awaitable[P]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +60,7 @@ async def complete_with_fallbacks(
 ) -> tuple[Served[K, P], dict[str, Any]]:
     first_error: PinyardError | None = None
     for index, candidate in enumerate(candidates):
-        planned = _prepare(candidate, index, attempts)
+        planned = await _prepare(candidate, index, attempts)
         if planned is None:
             continue
         try:
@@ -76,7 +80,7 @@ async def stream_with_fallbacks(
     """Fall back only until the first chunk: after that the client has the answer's start."""
     first_error: PinyardError | None = None
     for index, candidate in enumerate(candidates):
-        planned = _prepare(candidate, index, attempts)
+        planned = await _prepare(candidate, index, attempts)
         if planned is None:
             continue
         try:
@@ -90,15 +94,21 @@ async def stream_with_fallbacks(
     raise first_error
 
 
-def _prepare(candidate: Candidate[K, P], index: int, attempts: list[Attempt]) -> P | None:
+async def _prepare(candidate: Candidate[K, P], index: int, attempts: list[Attempt]) -> P | None:
     if index == 0:
-        return candidate.prepare()  # the primary's errors are the client's to see
+        return await _planned(candidate)  # the primary's errors are the client's to see
     try:
-        return candidate.prepare()
-    except BadRequestError as exc:
-        # A fallback that cannot take this request (e.g. other variables) is skipped.
+        return await _planned(candidate)
+    except (BadRequestError, GuardrailBlocked, RetrievalFailed) as exc:
+        # A fallback that cannot take this request (other variables, its own guardrails
+        # or retriever) is skipped.
         log.warning("fallback %d skipped: %s", index, exc.message)
         return None
+
+
+async def _planned(candidate: Candidate[K, P]) -> P:
+    planned = candidate.prepare()
+    return await planned if inspect.isawaitable(planned) else planned
 
 
 def _note_failure(index: int, total: int, exc: PinyardError) -> None:

@@ -18,6 +18,8 @@ import litellm
 # litellm prints "Give Feedback / Get Help" banners on errors and its debug
 # logs can include request parameters; keep both out of the gateway's output.
 litellm.suppress_debug_info = True
+# Token counting must never fetch a tokenizer from a hub at request time.
+litellm.disable_hf_tokenizer_download = True
 for _name in ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy"):
     logging.getLogger(_name).setLevel(logging.WARNING)
 # Its response types build lazily and pydantic warns about a ReadOnly TypedDict

@@ -18,9 +18,9 @@ from typing import Any
 
 import openai
 
-from app.errors import BadRequestError, PinyardError, ProviderError
+from app.errors import PinyardError, ProviderError
 from app.providers import litellm_wire
-from app.providers.base import EmbeddingCall, ProviderCall
+from app.providers.base import EmbeddingCall, ProviderCall, refuse_control_params
 from app.providers.litellm_errors import map_exception
 from app.providers.litellm_import import litellm
 from app.providers.providers_file import ProviderEndpoint, load_providers_file
@@ -28,34 +28,6 @@ from app.providers.providers_file import ProviderEndpoint, load_providers_file
 __all__ = ["LiteLLMProvider", "load_providers_file"]
 
 log = logging.getLogger(__name__)
-
-# Parameters that steer litellm itself (credentials, endpoints, retries,
-# headers, mocks) rather than the model; never accepted from a call's params.
-_CONTROL_PARAMS = frozenset(
-    {
-        "model",
-        "messages",
-        "input",
-        "timeout",
-        "num_retries",
-        "max_retries",
-        "base_url",
-        "custom_llm_provider",
-        "headers",
-        "extra_headers",
-        "client",
-        "fallbacks",
-        "context_window_fallback_dict",
-        "mock_response",
-        "mock_tool_calls",
-        "mock_timeout",
-        "callbacks",
-        "logger_fn",
-        "cache",
-        "organization",
-    }
-)
-_CONTROL_PREFIXES = ("api_", "litellm_", "aws_", "vertex_", "azure_", "mock_")
 
 
 class LiteLLMProvider:
@@ -113,9 +85,7 @@ class LiteLLMProvider:
 
     def _kwargs(self, model: str, params: dict[str, Any], timeout_s: float) -> dict[str, Any]:
         """litellm keyword arguments: the model's params plus this gateway's controls."""
-        for name in params:
-            if name in _CONTROL_PARAMS or name.startswith(_CONTROL_PREFIXES):
-                raise BadRequestError(f"parameter {name!r} is not allowed", param=name)
+        refuse_control_params(params)
         return {
             **params,
             "model": model,

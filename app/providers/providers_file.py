@@ -8,6 +8,9 @@ prefix (``openai``, ``anthropic``, ``azure``, ...)::
       openai:
         api_base: http://vllm.internal:8000/v1
         api_key_env: VLLM_API_KEY
+      vllm:                                  # any prefix: an OpenAI-compatible server
+        api_base: http://vllm.internal:8000/v1
+        openai_compatible: true              # served by the direct client, not litellm
 
 The file names environment variables, never keys, so it is safe to commit too.
 Keys are read from the environment at call time and never logged.
@@ -24,7 +27,8 @@ import yaml
 
 from app.errors import ProviderError
 
-_FIELDS = frozenset({"api_base", "api_key_env", "api_version"})
+_TEXT_FIELDS = frozenset({"api_base", "api_key_env", "api_version"})
+_FIELDS = _TEXT_FIELDS | {"openai_compatible"}
 
 
 class ProvidersFileError(ValueError):
@@ -38,24 +42,32 @@ class ProviderEndpoint:
     api_base: str | None = None
     api_key_env: str | None = None
     api_version: str | None = None
+    # Speaks OpenAI's wire format at api_base: served by the direct client.
+    openai_compatible: bool = False
+
+    def api_key(self) -> str | None:
+        """The key from ``api_key_env``, looked up now so rotations apply; None if none named."""
+        if not self.api_key_env:
+            return None
+        key = os.environ.get(self.api_key_env)
+        if not key:
+            # Falling back to the provider's default variable could send another
+            # provider's key to this api_base.
+            raise ProviderError(
+                f"environment variable {self.api_key_env} (named by the providers file) is not set",
+                code="provider_auth_error",
+            )
+        return key
 
     def litellm_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments for litellm; the key is looked up now, so rotations apply."""
+        """Keyword arguments for litellm."""
         kwargs: dict[str, Any] = {}
         if self.api_base:
             kwargs["api_base"] = self.api_base
         if self.api_version:
             kwargs["api_version"] = self.api_version
-        if self.api_key_env:
-            key = os.environ.get(self.api_key_env)
-            if not key:
-                # Falling back to litellm's default variable could send another
-                # provider's key to this api_base.
-                raise ProviderError(
-                    f"environment variable {self.api_key_env} (named by the providers file) "
-                    "is not set",
-                    code="provider_auth_error",
-                )
+        key = self.api_key()
+        if key:
             kwargs["api_key"] = key
         return kwargs
 
@@ -85,8 +97,17 @@ def load_providers_file(path: Path | str) -> dict[str, ProviderEndpoint]:
         unknown = set(entry) - _FIELDS
         if unknown:
             raise ProvidersFileError(f"{path}: providers.{name} has unknown keys {sorted(unknown)}")
-        values = {k: entry.get(k) for k in _FIELDS}
+        values = {k: entry.get(k) for k in _TEXT_FIELDS}
         if any(v is not None and not isinstance(v, str) for v in values.values()):
             raise ProvidersFileError(f"{path}: providers.{name} values must be strings")
-        endpoints[str(name)] = ProviderEndpoint(**values)
+        compatible = entry.get("openai_compatible", False)
+        if not isinstance(compatible, bool):
+            raise ProvidersFileError(
+                f"{path}: providers.{name}.openai_compatible must be a boolean"
+            )
+        if compatible and not values["api_base"]:
+            raise ProvidersFileError(
+                f"{path}: providers.{name} is openai_compatible but names no api_base"
+            )
+        endpoints[str(name)] = ProviderEndpoint(**values, openai_compatible=compatible)
     return endpoints

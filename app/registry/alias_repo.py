@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import text
 from sqlmodel import Session, col, select, update
 
 from app.registry.tables import AliasHistoryRow, AliasRow, RegistryStateRow
+
+# The PostgreSQL channel that carries the new revision of every registry change.
+REGISTRY_CHANNEL = "pinyard_registry"
 
 
 class AliasRepository:
@@ -66,9 +70,19 @@ class StateRepository:
         row = self.session.get(RegistryStateRow, 1)
         return row.revision if row else 0
 
-    def bump(self) -> None:
-        self.session.exec(
+    def bump(self) -> int:
+        """Move the revision on; on PostgreSQL also tell every replica (sent on commit)."""
+        revision: int = self.session.execute(
             update(RegistryStateRow)
             .where(col(RegistryStateRow.id) == 1)
             .values(revision=RegistryStateRow.revision + 1)
-        )
+            .returning(col(RegistryStateRow.revision))
+        ).scalar_one()
+        if self.session.get_bind().dialect.name == "postgresql":
+            # "<schema>:<revision>": deployments sharing a database in separate
+            # schemas share the channel, and each listener keeps its own schema's.
+            self.session.execute(
+                text("SELECT pg_notify(:channel, current_schema() || ':' || :revision)"),
+                {"channel": REGISTRY_CHANNEL, "revision": str(revision)},
+            )
+        return revision

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
+from sqlalchemy import ColumnElement, and_, not_, or_
 from sqlmodel import Session, col, select
 
 from app.bundles.spec import canonical_json
@@ -130,6 +131,8 @@ class AuditRepository:
         target: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
+        environment: str | None = None,
+        alias: str | None = None,
     ) -> list[AuditEventRow]:
         query = select(AuditEventRow).where(col(AuditEventRow.seq) > after_seq)
         if action:
@@ -138,6 +141,8 @@ class AuditRepository:
             query = query.where(AuditEventRow.actor == actor)
         if target:
             query = query.where(col(AuditEventRow.target).startswith(target))
+        if environment or alias:
+            query = query.where(_scoped_target(environment, alias))
         if since:
             query = query.where(col(AuditEventRow.at) >= since)
         if until:
@@ -152,6 +157,31 @@ class AuditRepository:
                 return
             yield from rows
             after = rows[-1].seq
+
+
+def _like(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _scoped_target(environment: str | None, alias: str | None) -> ColumnElement[bool]:
+    """Targets shaped ``<noun>/<environment>[/<name>]`` (aliases, policies, keys, rollouts).
+
+    The environment must be the second path segment and the alias the third, so
+    ``alias/dev/prod`` is not an event of environment ``prod``.
+    """
+    target = col(AuditEventRow.target)
+
+    def like(pattern: str) -> ColumnElement[bool]:
+        return target.like(pattern, escape="\\")
+
+    env = _like(environment) if environment else "%"
+    if alias:
+        name = _like(alias)
+        return and_(like(f"%/{env}/{name}"), not_(like(f"%/%/%/{name}")))
+    return or_(
+        and_(like(f"%/{env}/%"), not_(like(f"%/%/{env}/%"))),
+        and_(like(f"%/{env}"), not_(like(f"%/%/{env}"))),
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,6 +36,8 @@ def make_engine(settings: Settings) -> Engine:
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_pre_ping=True,
+        # A database host that stops answering must fail fast, not hang refreshes.
+        connect_args={"connect_timeout": 5},
     )
 
 

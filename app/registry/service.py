@@ -29,6 +29,7 @@ from app.registry.audit import (
 from app.registry.bundle_repo import BundleRepository
 from app.registry.db import read_session, write_session
 from app.registry.gates import PromotionBlocked, PromotionGate, PromotionRequest, run_gates
+from app.registry.pending import AliasApprovals, AliasChange
 from app.registry.policy import EnvironmentPolicy, PolicyUpdate, default_policy
 from app.registry.policy_repo import PolicyRepository
 from app.registry.record_repo import RequestRecordRepository, record_as_dict
@@ -73,18 +74,29 @@ class RegistryService:
         environments: list[str],
         on_change: Callable[[], object] | None = None,
         gates: list[PromotionGate] | None = None,
+        approvals: AliasApprovals | None = None,
     ) -> None:
         self.engine = engine
         self.environments = environments
         self._on_change = on_change or (lambda: None)
         self.gates: list[PromotionGate] = list(gates or [])
+        # Governance: alias sets into environments that require approval wait for one.
+        self.approvals = approvals
 
     # -- bundles ---------------------------------------------------------------
 
     def register_bundle(
-        self, spec: BundleSpec, *, actor: str, reason: str | None = None
+        self,
+        spec: BundleSpec,
+        *,
+        actor: str,
+        reason: str | None = None,
+        known_pointers: frozenset[str] = frozenset(),
+        forced: str | None = None,
     ) -> Registered:
-        compile_bundle(spec)  # refuses floating models, bad templates and schemas
+        """``forced`` names the refusal (e.g. a retired model) an operator overrode: audited."""
+        # Refuses floating models (incl. catalog-known pointers), bad templates and schemas.
+        compile_bundle(spec, known_pointers=known_pointers)
         digest = spec.digest
         with write_session(self.engine) as session:
             bundles = BundleRepository(session)
@@ -103,12 +115,13 @@ class RegistryService:
                     created_by=actor,
                 )
             )
+            after = {**(bundle_ref(row) or {}), "model": spec.model}
             AuditRepository(session).append(
                 actor=actor,
-                action="bundle.register",
+                action="bundle.register.forced" if forced else "bundle.register",
                 target=f"bundle/{row.name}@{row.version}",
                 reason=reason or f"register {row.name} ({spec.model})",
-                after={**(bundle_ref(row) or {}), "model": spec.model},
+                after={**after, "forced": forced} if forced else after,
             )
             StateRepository(session).bump()
         self._on_change()
@@ -182,11 +195,35 @@ class RegistryService:
         with write_session(self.engine) as session:
             target = self._resolve(session, ref)
             overridden = self._gate(session, environment, alias, target, override)
+            if self.approvals is not None:
+                change = AliasChange(
+                    environment, alias, target, expected, override, overridden, actor, reason
+                )
+                pending = self.approvals.divert(session, change)
+                if pending is not None:
+                    return pending  # stored; nothing flips until an approver applies it
             result = self._flip(
                 session, environment, alias, target, "set", actor, reason, expected, overridden
             )
         self._on_change()
         return result
+
+    def apply_alias_set(self, session: Session, change: AliasChange) -> dict[str, Any]:
+        """Flip an approved change inside the approver's transaction; the gates run again."""
+        overridden = self._gate(
+            session, change.environment, change.alias, change.bundle, change.override
+        )
+        return self._flip(
+            session,
+            change.environment,
+            change.alias,
+            change.bundle,
+            "set",
+            change.actor,
+            change.reason,
+            change.expected,
+            overridden,
+        )
 
     def policy(self, session: Session, environment: str) -> EnvironmentPolicy:
         row = PolicyRepository(session).get(environment)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import Column, DateTime, Text, UniqueConstraint
+from sqlalchemy import Column, DateTime, Text, UniqueConstraint, false
 from sqlmodel import Field, SQLModel
 
 
@@ -118,3 +118,86 @@ class RequestRecordRow(SQLModel, table=True):
     ignored_params: str | None = Field(default=None, max_length=1024)
     request_body: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     response_body: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    # Guardrails and retrieval (migration 0003): queryable for rollout analysis.
+    guardrail_blocked: bool = Field(
+        default=False, sa_column_kwargs={"server_default": false(), "nullable": False}
+    )
+    guardrails: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    retrieved_sources: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    retrieval_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    # Rollouts (migration 0006): which rollout, arm and step served the request.
+    rollout_id: str | None = Field(default=None, max_length=40, index=True)
+    arm: str | None = Field(default=None, max_length=16)
+    rollout_step: int | None = None
+
+
+class RolloutRow(SQLModel, table=True):
+    """One rollout of an alias from its baseline to a candidate; ended rows are kept."""
+
+    __tablename__ = "rollouts"
+
+    id: str = Field(max_length=40, primary_key=True)
+    environment: str = Field(max_length=63, index=True)
+    alias: str = Field(max_length=63, index=True)
+    # "<env>/<alias>" while the rollout runs, NULL once it ended: one running per alias.
+    active_key: str | None = Field(default=None, max_length=140, unique=True)
+    baseline_digest: str = Field(max_length=71, foreign_key="bundles.digest")
+    candidate_digest: str = Field(max_length=71, foreign_key="bundles.digest")
+    plan: str = Field(sa_column=Column(Text, nullable=False))  # RolloutPlan as JSON
+    state: str = Field(max_length=16)  # running, completed, rolled_back, aborted
+    paused: bool = False
+    step: int = 0
+    step_started_at: datetime = Field(sa_column=_ts())
+    version: int = 0  # bumped by every transition; decisions name the version they saw
+    override: bool = False  # promotion gates overridden at start (audited)
+    verdict: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    evaluated_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+    created_at: datetime = Field(sa_column=_ts(index=True))
+    created_by: str = Field(max_length=255)
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    updated_at: datetime = Field(sa_column=_ts())
+    ended_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+    end_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+class ShadowPairRow(SQLModel, table=True):
+    """A live request answered by the baseline and, off the client's path, the candidate."""
+
+    __tablename__ = "shadow_pairs"
+
+    id: int | None = Field(default=None, primary_key=True)
+    rollout_id: str = Field(max_length=40, index=True)
+    step: int
+    created_at: datetime = Field(sa_column=_ts())
+    request_id: str = Field(max_length=64)
+    primary_ok: bool
+    candidate_ok: bool
+    primary_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    candidate_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    primary_text: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    candidate_text: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    exact_match: bool = False
+    similarity: float | None = None
+    json_equal: bool | None = None
+    json_shape_equal: bool | None = None
+    length_ratio: float | None = None
+    primary_latency_ms: float
+    candidate_latency_ms: float
+    latency_delta_ms: float
+    primary_tokens: int | None = None
+    candidate_tokens: int | None = None
+    token_delta: int | None = None
+
+
+class RolloutLeaseRow(SQLModel, table=True):
+    """Who runs the rollout analysis loop: one replica at a time, until the lease expires."""
+
+    __tablename__ = "rollout_leases"
+
+    name: str = Field(max_length=63, primary_key=True)
+    holder: str = Field(max_length=64)
+    expires_at: datetime = Field(sa_column=_ts())

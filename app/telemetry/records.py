@@ -1,8 +1,21 @@
-"""Asynchronous, batched request-record writer.
+"""Asynchronous, batched request-record writer that outlives database outages.
 
 ``submit`` never blocks and never fails a request: a full queue drops the
-record and counts it. A background task writes batches in a worker thread;
-``close`` flushes whatever is queued, so a clean stop loses nothing.
+record and counts it (``queue_full``). A background task moves records from
+the queue into ``pending`` and writes them in batches in a worker thread.
+
+When a write fails because the database is unreachable, the batch goes back
+to the front of ``pending`` and is retried with exponential backoff (up to
+``retry_max_s``); meanwhile new records keep moving into ``pending``, which
+holds at most ``buffer_size`` records: the newest past that bound are dropped
+and counted (``buffer_full``). A batch the database refuses for its content
+is written row by row, so one bad record cannot block the rest: rows already
+stored (a retried batch whose commit did land) are skipped, and rows refused
+for their content are dropped and counted (``write_failed``).
+
+``close`` stops the task at a safe point (never in the middle of a write) and
+flushes everything, retrying for at most ``timeout_s``: nothing is lost on a
+clean stop while the database answers.
 """
 
 from __future__ import annotations
@@ -10,16 +23,28 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import deque
+from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 
-from app.registry.db import write_session
+from app.registry.db import read_session, write_session
 from app.registry.record_repo import RequestRecordRepository
 from app.registry.tables import RequestRecordRow
 from app.telemetry.metrics import Metrics
 
 log = logging.getLogger("pinyard.records")
+
+RETRY_MIN_S = 0.25
+
+
+@dataclass(slots=True)
+class _Outcome:
+    written: int = 0
+    refused: list[tuple[str, str]] = field(default_factory=list)  # (id, why)
+    left: list[RequestRecordRow] = field(default_factory=list)  # to retry
+    error: SQLAlchemyError | None = None  # why ``left`` is left
 
 
 class RecordWriter:
@@ -31,37 +56,182 @@ class RecordWriter:
         queue_size: int,
         batch_size: int,
         flush_interval_s: float,
+        buffer_size: int = 50_000,
+        retry_max_s: float = 5.0,
     ) -> None:
         self.engine = engine
         self.metrics = metrics
         self.batch_size = batch_size
         self.flush_interval_s = flush_interval_s
+        self.buffer_size = buffer_size
+        self.retry_max_s = max(retry_max_s, RETRY_MIN_S)
         self.queue: asyncio.Queue[RequestRecordRow] = asyncio.Queue(maxsize=queue_size)
+        # Taken off the queue, not yet written: failed batches wait here for a retry.
+        self.pending: deque[RequestRecordRow] = deque()
         self.dropped = 0
+        self.last_error: str | None = None  # set while writes are failing
         self._task: asyncio.Task[None] | None = None
+        self._closing = False
+        self._writing = False
+
+    @property
+    def buffered(self) -> int:
+        """Records accepted and not yet written."""
+        return len(self.pending) + self.queue.qsize()
 
     def submit(self, record: RequestRecordRow) -> bool:
         try:
             self.queue.put_nowait(record)
         except asyncio.QueueFull:
-            self.dropped += 1
-            self.metrics.records_dropped.labels("queue_full").inc()
-            if self.dropped == 1 or self.dropped % 1000 == 0:
-                log.warning("request-record queue full: %d records dropped so far", self.dropped)
+            self._drop(1, "queue_full")
             return False
         return True
 
     def start(self) -> None:
+        self._closing = False
         self._task = asyncio.create_task(self._run(), name="pinyard-record-writer")
 
-    async def close(self) -> None:
+    async def close(self, timeout_s: float = 10.0) -> None:
+        """Stop the task and flush everything; retry failed writes for up to ``timeout_s``."""
+        self._closing = True
         if self._task is not None:
-            self._task.cancel()
+            if not self._writing:
+                self._task.cancel()  # waiting: every record taken is in ``pending``
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+                await self._task  # writing: the loop returns after this write
             self._task = None
-        while not self.queue.empty():
-            await self._write(self._take(self.batch_size))
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        delay = RETRY_MIN_S
+        while True:
+            self._pend(self._take(self.queue.qsize()))
+            if not self.pending:
+                break
+            if await self._write_next():
+                continue
+            if loop.time() + delay > deadline:
+                break
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self.retry_max_s)
+        if self.pending:
+            lost = len(self.pending)
+            self.pending.clear()
+            self._drop(lost, "shutdown")
+            log.error("stopped with %d request records unwritten: %s", lost, self.last_error)
+
+    # -- the background task ------------------------------------------------------
+
+    async def _run(self) -> None:
+        delay = 0.0
+        while not self._closing:
+            if not self.pending:
+                await self._gather()
+            if await self._write_next():
+                delay = 0.0
+                continue
+            if self._closing:
+                return
+            delay = min(max(delay * 2, RETRY_MIN_S), self.retry_max_s)
+            await self._backoff(delay)
+
+    async def _gather(self) -> None:
+        """Wait for a record, then for a full batch or the flush interval."""
+        self._pend([await self.queue.get()])
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.flush_interval_s
+        while len(self.pending) < self.batch_size:
+            self._pend(self._take(self.batch_size - len(self.pending)))
+            remaining = deadline - loop.time()
+            if len(self.pending) >= self.batch_size or remaining <= 0:
+                return
+            try:
+                async with asyncio.timeout(remaining):
+                    record = await self.queue.get()
+            except TimeoutError:
+                return
+            self._pend([record])
+
+    async def _backoff(self, delay: float) -> None:
+        """Sleep before a retry, moving new records into the bounded buffer meanwhile."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + delay
+        while (remaining := deadline - loop.time()) > 0:
+            try:
+                async with asyncio.timeout(remaining):
+                    record = await self.queue.get()
+            except TimeoutError:
+                return
+            self._pend([record, *self._take(self.queue.qsize())])
+
+    # -- writing --------------------------------------------------------------------
+
+    async def _write_next(self) -> bool:
+        """Write the oldest pending batch; False (batch kept) when the database is away."""
+        batch = [self.pending.popleft() for _ in range(min(self.batch_size, len(self.pending)))]
+        if not batch:
+            return True
+        self._writing = True
+        try:
+            outcome = await asyncio.to_thread(self._write_sync, batch)
+        finally:
+            self._writing = False
+        if outcome.written:
+            self.metrics.records_written.inc(outcome.written)
+        for row_id, problem in outcome.refused:
+            self._drop(1, "write_failed")
+            log.error("request record %s refused by the database: %s", row_id, problem)
+        if outcome.error is not None:
+            if self.last_error is None:
+                log.error(
+                    "could not write %d request records; holding them for a retry: %s",
+                    len(outcome.left),
+                    outcome.error,
+                )
+            self.last_error = (
+                f"database unavailable for request records: {type(outcome.error).__name__}"
+            )
+            self.pending.extendleft(reversed(outcome.left))
+            self._trim()
+            return False
+        if self.last_error is not None:
+            log.warning("request records are being written again")
+            self.last_error = None
+        return True
+
+    def _write_sync(self, batch: list[RequestRecordRow]) -> _Outcome:
+        """Write ``batch`` (worker thread); say what was written, refused and is left."""
+        try:
+            self._insert(batch)
+        except (IntegrityError, DataError):
+            return self._write_rows(batch)
+        except SQLAlchemyError as exc:
+            return _Outcome(left=batch, error=exc)
+        return _Outcome(written=len(batch))
+
+    def _write_rows(self, batch: list[RequestRecordRow]) -> _Outcome:
+        """One transaction per row, so one refused row cannot hold the others back."""
+        outcome = _Outcome()
+        for index, row in enumerate(batch):
+            try:
+                self._insert([row])
+                outcome.written += 1
+            except (IntegrityError, DataError) as exc:
+                if not self._stored(row.id):  # else: a retried write whose commit had landed
+                    outcome.refused.append((row.id, str(exc.orig or exc)))
+            except SQLAlchemyError as exc:
+                outcome.left, outcome.error = batch[index:], exc
+                break
+        return outcome
+
+    def _insert(self, rows: list[RequestRecordRow]) -> None:
+        with write_session(self.engine, registry_lock=False) as session:
+            RequestRecordRepository(session).add_many(rows)
+
+    def _stored(self, request_id: str) -> bool:
+        with read_session(self.engine) as session:
+            return RequestRecordRepository(session).get(request_id) is not None
+
+    # -- the bounded buffer -----------------------------------------------------------
 
     def _take(self, limit: int) -> list[RequestRecordRow]:
         batch: list[RequestRecordRow] = []
@@ -72,34 +242,20 @@ class RecordWriter:
                 break
         return batch
 
-    async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            first = await self.queue.get()
-            batch = [first]
-            deadline = loop.time() + self.flush_interval_s
-            while len(batch) < self.batch_size:
-                batch.extend(self._take(self.batch_size - len(batch)))
-                remaining = deadline - loop.time()
-                if len(batch) >= self.batch_size or remaining <= 0:
-                    break
-                try:
-                    batch.append(await asyncio.wait_for(self.queue.get(), remaining))
-                except TimeoutError:
-                    break
-            await self._write(batch)
+    def _pend(self, records: list[RequestRecordRow]) -> None:
+        self.pending.extend(records)
+        self._trim()
 
-    async def _write(self, batch: list[RequestRecordRow]) -> None:
-        if not batch:
-            return
-        try:
-            await asyncio.to_thread(self._write_sync, batch)
-        except SQLAlchemyError as exc:
-            self.metrics.records_dropped.labels("write_failed").inc(len(batch))
-            log.error("could not write %d request records: %s", len(batch), exc)
-            return
-        self.metrics.records_written.inc(len(batch))
+    def _trim(self) -> None:
+        excess = len(self.pending) - self.buffer_size
+        if excess > 0:
+            for _ in range(excess):
+                self.pending.pop()
+            self._drop(excess, "buffer_full")
 
-    def _write_sync(self, batch: list[RequestRecordRow]) -> None:
-        with write_session(self.engine, registry_lock=False) as session:
-            RequestRecordRepository(session).add_many(batch)
+    def _drop(self, count: int, reason: str) -> None:
+        before = self.dropped
+        self.dropped += count
+        self.metrics.records_dropped.labels(reason).inc(count)
+        if before == 0 or before // 1000 != self.dropped // 1000:
+            log.warning("request records dropped (%s): %d dropped so far", reason, self.dropped)

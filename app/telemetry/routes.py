@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from fastapi import APIRouter, Depends, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST
-from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
 
 from app.context import AppContext, get_context
 
@@ -23,29 +20,33 @@ async def healthz() -> dict[str, Any]:
 
 @router.get("/readyz")
 async def readyz(ctx: AppContext = Depends(get_context)) -> Response:
+    """Ready, degraded or not ready; answered from memory, never by waiting on the database.
+
+    ``degraded`` (the database is away, the last-known-good snapshot serves) is
+    still 200: a load balancer must keep such a replica in rotation, or a
+    database outage would take the whole data plane out with it.
+    """
     snapshot = ctx.snapshots.current
-    database = await asyncio.to_thread(_database_ok, ctx)
-    body: dict[str, Any] = {"revision": snapshot.revision, "database": database or "ok"}
+    problems = [p for p in (ctx.snapshots.last_error, ctx.records.last_error) if p]
+    problem = "; ".join(problems) or None
+    body: dict[str, Any] = {
+        "revision": snapshot.revision,
+        "database": ctx.snapshots.last_error or "ok",  # as the registry watcher last saw it
+        "records": {"buffered": ctx.records.buffered, "writes": ctx.records.last_error or "ok"},
+    }
     if not snapshot.loaded:
-        body.update(status="not_ready", reason="no registry snapshot loaded yet")
+        reason = "no registry snapshot loaded yet" + (f"; {problem}" if problem else "")
+        body.update(status="not_ready", reason=reason)
         return JSONResponse(body, status_code=503)
-    if database is not None:
-        body.update(status="degraded", reason=f"serving the last-known-good snapshot; {database}")
-        return JSONResponse(body, status_code=503)
+    if problem is not None:
+        body.update(status="degraded", reason=f"serving the last-known-good snapshot; {problem}")
+        return JSONResponse(body)
     body["status"] = "ready"
     return JSONResponse(body)
-
-
-def _database_ok(ctx: AppContext) -> str | None:
-    try:
-        with ctx.engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-    except SQLAlchemyError as exc:
-        return f"database unreachable: {type(exc).__name__}"
-    return None
 
 
 @router.get("/metrics")
 async def metrics(ctx: AppContext = Depends(get_context)) -> Response:
     ctx.metrics.snapshot_revision.set(ctx.snapshots.current.revision)
+    ctx.metrics.records_buffered.set(ctx.records.buffered)
     return Response(ctx.metrics.render(), media_type=CONTENT_TYPE_LATEST)

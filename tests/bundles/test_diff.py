@@ -88,46 +88,66 @@ def test_fallbacks_whole_value() -> None:
 
 
 def test_guardrails_matched_by_type() -> None:
-    old = _spec(guardrails={"input": [{"type": "pii", "action": "redact"}, {"type": "jailbreak"}]})
+    old = _spec(
+        guardrails={"input": [{"type": "pii", "action": "redact"}, {"type": "prompt_injection"}]}
+    )
     new = _spec(
         guardrails={
-            "input": [{"type": "pii", "action": "block"}, {"type": "length", "max": 9}],
-            "output": [{"type": "json"}],
+            "input": [{"type": "pii", "action": "block"}, {"type": "max_tokens", "max_tokens": 9}],
+            "output": [{"type": "max_length", "max_chars": 100}],
         }
     )
     paths = _paths(diff_bundles(old, new))
     assert paths["guardrails.input.pii"].kind == "changed"
-    assert paths["guardrails.input.pii"].after == {"type": "pii", "action": "block"}
-    assert paths["guardrails.input.jailbreak"].kind == "removed"
-    assert paths["guardrails.input.length"].kind == "added"
-    assert paths["guardrails.output.json"] == FieldChange(
-        "guardrails.output.json", "added", None, {"type": "json"}
+    assert paths["guardrails.input.pii"].after["action"] == "block"
+    assert paths["guardrails.input.prompt_injection"].kind == "removed"
+    assert paths["guardrails.input.max_tokens"].kind == "added"
+    added = paths["guardrails.output.max_length"]
+    assert added.kind == "added" and added.before is None
+    assert added.after["max_chars"] == 100
+
+
+def test_guardrails_matched_by_name() -> None:
+    deny = {"type": "deny_pattern", "patterns": ["a"]}
+    old = _spec(guardrails={"output": [{**deny, "name": "secrets"}, {**deny, "name": "rivals"}]})
+    new = _spec(
+        guardrails={
+            "output": [{**deny, "name": "secrets"}, {**deny, "name": "rivals", "action": "flag"}]
+        }
     )
+    paths = _paths(diff_bundles(old, new))
+    assert list(paths) == ["guardrails.output.rivals"]
+    assert paths["guardrails.output.rivals"].kind == "changed"
 
 
 def test_guardrails_reorder_is_reported() -> None:
-    a, b = {"type": "pii"}, {"type": "jailbreak"}
+    a, b = {"type": "pii"}, {"type": "prompt_injection"}
     paths = _paths(
         diff_bundles(_spec(guardrails={"input": [a, b]}), _spec(guardrails={"input": [b, a]}))
     )
     assert paths == {
         "guardrails.input.order": FieldChange(
-            "guardrails.input.order", "changed", ["pii", "jailbreak"], ["jailbreak", "pii"]
+            "guardrails.input.order",
+            "changed",
+            ["pii", "prompt_injection"],
+            ["prompt_injection", "pii"],
         )
     }
 
 
-def test_guardrails_without_unique_types_fall_back_to_index() -> None:
-    old = _spec(guardrails={"output": [{"type": "regex", "p": "a"}, {"type": "regex", "p": "b"}]})
-    new = _spec(guardrails={"output": [{"type": "regex", "p": "a"}, {"type": "regex", "p": "c"}]})
+def test_guardrails_without_unique_labels_fall_back_to_index() -> None:
+    # Stored specs are compared as dicts; entries that cannot be told apart match by position.
+    old = {"guardrails": {"output": [{"type": "regex", "p": "a"}, {"type": "regex", "p": "b"}]}}
+    new = {"guardrails": {"output": [{"type": "regex", "p": "a"}, {"type": "regex", "p": "c"}]}}
     paths = _paths(diff_bundles(old, new))
     assert list(paths) == ["guardrails.output.1"]
     assert paths["guardrails.output.1"].kind == "changed"
 
 
 def test_retrieval_and_metadata_key_level() -> None:
-    old = _spec(retrieval={"index": "kb", "top_k": 4}, metadata={"owner": "support"})
-    new = _spec(retrieval={"index": "kb", "top_k": 8}, metadata={"owner": "cx", "ticket": "X-1"})
+    retrieval = {"kind": "http", "url": "http://retriever.invalid/search"}
+    old = _spec(retrieval={**retrieval, "top_k": 4}, metadata={"owner": "support"})
+    new = _spec(retrieval={**retrieval, "top_k": 8}, metadata={"owner": "cx", "ticket": "X-1"})
     paths = _paths(diff_bundles(old, new))
     assert paths["retrieval.top_k"] == FieldChange("retrieval.top_k", "changed", 4, 8)
     assert paths["metadata.owner"].kind == "changed"

@@ -18,9 +18,13 @@ def test_serve_runs_the_factory(invoke: Invoke, monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(uvicorn, "run", lambda *a, **kw: calls.append((a, kw)))
     result = invoke("serve", "--host", "0.0.0.0", "--port", "9000", "--workers", "4")
     assert result.exit_code == 0, result.output
-    assert calls == [
-        (("app.main:create_app",), {"factory": True, "host": "0.0.0.0", "port": 9000, "workers": 4})
-    ]
+    [(args, kwargs)] = calls
+    assert args == ("app.main:create_app",)
+    wiring = {"factory": True, "host": "0.0.0.0", "port": 9000, "workers": 4}
+    assert {key: kwargs[key] for key in wiring} == wiring
+    assert (kwargs["loop"], kwargs["http"]) == ("uvloop", "httptools")
+    assert kwargs["timeout_graceful_shutdown"] == 10
+    assert kwargs["log_config"]["formatters"]["pinyard"]["()"].endswith("JsonFormatter")
 
 
 def test_serve_defaults(invoke: Invoke, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -17,8 +17,21 @@ USER = [{"role": "user", "content": "hello"}]
 URL = "http://upstream.test/v1/chat/completions"
 
 
-def client(upstream: Provider | None = None) -> ProviderClient:
-    return ProviderClient(max_attempts=3, backoff_base_s=0.0, backoff_max_s=0.0, upstream=upstream)
+def client(upstream: Provider | None = None, transport: str = "direct") -> ProviderClient:
+    return ProviderClient(
+        max_attempts=3,
+        backoff_base_s=0.0,
+        backoff_max_s=0.0,
+        openai_transport=transport,
+        upstream=upstream,
+    )
+
+
+@pytest.fixture(params=["direct", "litellm"])
+def transport(request: pytest.FixtureRequest) -> str:
+    """Retries and streams behave the same over both ways of reaching an OpenAI upstream."""
+    value: str = request.param
+    return value
 
 
 def upstream_call(**params: object) -> ProviderCall:
@@ -37,7 +50,7 @@ def test_from_settings_and_routing() -> None:
     assert isinstance(built.provider_for("fake/anything"), FakeProvider)
 
 
-async def test_503_twice_then_success(upstream: respx.MockRouter) -> None:
+async def test_503_twice_then_success(upstream: respx.MockRouter, transport: str) -> None:
     upstream.post(URL).mock(
         side_effect=[
             error(503, "overloaded"),
@@ -46,23 +59,25 @@ async def test_503_twice_then_success(upstream: respx.MockRouter) -> None:
         ]
     )
     attempts: list[Attempt] = []
-    result = await client().complete(upstream_call(), attempts)
+    result = await client(transport=transport).complete(upstream_call(), attempts)
     assert result["choices"][0]["message"]["content"] == "Hello there"
     assert [(a.ok, a.status) for a in attempts] == [(False, 503), (False, 503), (True, 200)]
     assert all(a.model == "openai/gpt-4o-mini" for a in attempts)
 
 
-async def test_exhausted_429_keeps_retry_after(upstream: respx.MockRouter) -> None:
+async def test_exhausted_429_keeps_retry_after(upstream: respx.MockRouter, transport: str) -> None:
     route = upstream.post(URL).mock(return_value=error(429, "slow down", **{"retry-after": "0"}))
     attempts: list[Attempt] = []
     with pytest.raises(RateLimitError) as info:
-        await client().complete(upstream_call(), attempts)
+        await client(transport=transport).complete(upstream_call(), attempts)
     assert info.value.retry_after == 0
     assert route.call_count == 3
     assert len(attempts) == 3
 
 
-async def test_stream_retried_before_first_chunk(upstream: respx.MockRouter) -> None:
+async def test_stream_retried_before_first_chunk(
+    upstream: respx.MockRouter, transport: str
+) -> None:
     events = [
         chunk(0, {"role": "assistant", "content": ""}),
         chunk(0, {"content": "Hi"}),
@@ -70,12 +85,14 @@ async def test_stream_retried_before_first_chunk(upstream: respx.MockRouter) -> 
     ]
     upstream.post(URL).mock(side_effect=[error(503, "overloaded"), sse(events)])
     attempts: list[Attempt] = []
-    stream = await client().open_stream(upstream_call(), attempts)
+    stream = await client(transport=transport).open_stream(upstream_call(), attempts)
     assert [a.ok for a in attempts] == [False, True]
     assert [c async for c in stream] == events
 
 
-async def test_stream_error_after_first_chunk_is_not_retried(upstream: respx.MockRouter) -> None:
+async def test_stream_error_after_first_chunk_is_not_retried(
+    upstream: respx.MockRouter, transport: str
+) -> None:
     route = upstream.post(URL).mock(
         return_value=sse(
             [chunk(0, {"role": "assistant", "content": ""})],
@@ -83,7 +100,7 @@ async def test_stream_error_after_first_chunk_is_not_retried(upstream: respx.Moc
         )
     )
     attempts: list[Attempt] = []
-    stream = await client().open_stream(upstream_call(), attempts)
+    stream = await client(transport=transport).open_stream(upstream_call(), attempts)
     with pytest.raises(ProviderError, match="died"):
         async for _ in stream:
             pass

@@ -5,10 +5,9 @@ from __future__ import annotations
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
-from sqlmodel import SQLModel
 
-import app.registry.tables  # noqa: F401  (registers every table)
 from app.registry import db
+from app.registry.metadata import metadata
 
 
 def test_upgrade_on_an_empty_database_matches_the_models(database_url: str) -> None:
@@ -17,7 +16,7 @@ def test_upgrade_on_an_empty_database_matches_the_models(database_url: str) -> N
     engine = create_engine(database_url)
     try:
         with engine.connect() as connection:
-            diffs = compare_metadata(MigrationContext.configure(connection), SQLModel.metadata)
+            diffs = compare_metadata(MigrationContext.configure(connection), metadata)
             tables = set(inspect(connection).get_table_names())
     finally:
         engine.dispose()

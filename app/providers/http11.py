@@ -1,0 +1,215 @@
+"""One HTTP/1.1 keep-alive connection to an upstream, parsed by httptools, inside httpcore's pool.
+
+httpcore's own HTTP/1.1 connection runs the pure-Python h11 state machine
+and wraps every step in trace hooks and anyio locks: about half of the CPU
+of an upstream call. The direct client only sends JSON POSTs and reads
+JSON or SSE answers, so this connection does just that, with llhttp (the
+C parser uvicorn uses, through httptools): the request goes out in one
+write, the answer is parsed as it arrives, and the connection goes back to
+httpcore's pool (which still does the pooling, and which respx mocks in
+tests) when the body has been read.
+"""
+
+from __future__ import annotations
+
+import enum
+import ssl
+import time
+from collections.abc import AsyncIterator
+
+import httpcore
+import httptools
+
+_READ_SIZE = 64 * 1024
+
+
+class _State(enum.Enum):
+    NEW = 0
+    ACTIVE = 1
+    IDLE = 2
+    CLOSED = 3
+
+
+class _Parsed:
+    """httptools callbacks for one response: headers, body pieces, completion."""
+
+    __slots__ = ("body", "complete", "headers", "headers_done", "keep_alive", "parser")
+
+    def __init__(self) -> None:
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.headers_done = False
+        self.body: list[bytes] = []
+        self.complete = False
+        self.keep_alive = False
+        self.parser = httptools.HttpResponseParser(self)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.headers.append((name, value))
+
+    def on_headers_complete(self) -> None:
+        self.headers_done = True
+
+    def on_body(self, body: bytes) -> None:
+        self.body.append(body)
+
+    def on_message_complete(self) -> None:
+        self.complete = True
+        self.keep_alive = self.parser.should_keep_alive()  # valid only in this callback
+
+
+class HTTP11Connection(httpcore.AsyncConnectionInterface):
+    """Connects on its first request; serves one request at a time; kept alive while idle."""
+
+    def __init__(
+        self,
+        origin: httpcore.Origin,
+        *,
+        network_backend: httpcore.AsyncNetworkBackend,
+        ssl_context: ssl.SSLContext,
+        keepalive_expiry: float | None,
+    ) -> None:
+        self._origin = origin
+        self._backend = network_backend
+        self._ssl_context = ssl_context
+        self._keepalive_expiry = keepalive_expiry
+        self._stream: httpcore.AsyncNetworkStream | None = None
+        self._state = _State.NEW
+        self._expire_at: float | None = None
+        self._requests = 0
+
+    # -- what httpcore's pool asks ------------------------------------------------------
+
+    def can_handle_request(self, origin: httpcore.Origin) -> bool:
+        return origin == self._origin
+
+    def is_available(self) -> bool:
+        return self._state is _State.IDLE
+
+    def is_idle(self) -> bool:
+        return self._state is _State.IDLE
+
+    def is_closed(self) -> bool:
+        return self._state is _State.CLOSED
+
+    def has_expired(self) -> bool:
+        if self._state is not _State.IDLE or self._stream is None:
+            return False
+        if self._expire_at is not None and time.monotonic() > self._expire_at:
+            return True
+        # Readable while idle: the server closed it (or sent garbage).
+        return bool(self._stream.get_extra_info("is_readable"))
+
+    def info(self) -> str:
+        return f"{self._origin!r}, HTTP/1.1 (httptools), {self._state.name}, {self._requests}"
+
+    async def aclose(self) -> None:
+        self._state = _State.CLOSED
+        if self._stream is not None:
+            await self._stream.aclose()
+
+    # -- one exchange ---------------------------------------------------------------------
+
+    async def handle_async_request(self, request: httpcore.Request) -> httpcore.Response:
+        if self._state is _State.NEW:
+            self._state = _State.ACTIVE
+            try:
+                self._stream = await self._connect(request)
+            except BaseException:
+                self._state = _State.CLOSED
+                raise
+        elif self._state is _State.IDLE:
+            self._state = _State.ACTIVE
+        else:
+            raise httpcore.ConnectionNotAvailable()
+        self._requests += 1
+        self._expire_at = None
+        stream = self._stream
+        assert stream is not None
+        timeouts = request.extensions.get("timeout", {})
+        parsed = _Parsed()
+        try:
+            await stream.write(await _serialise(request), timeouts.get("write"))
+            while not parsed.headers_done:
+                await self._feed(parsed, timeouts.get("read"))
+        except BaseException:
+            await self.aclose()
+            raise
+        return httpcore.Response(
+            status=parsed.parser.get_status_code(),
+            headers=parsed.headers,
+            content=_Body(self, parsed, timeouts.get("read")),
+            extensions={"http_version": b"HTTP/1.1", "network_stream": stream},
+        )
+
+    async def _connect(self, request: httpcore.Request) -> httpcore.AsyncNetworkStream:
+        timeout = request.extensions.get("timeout", {}).get("connect")
+        host = self._origin.host.decode("ascii")
+        stream = await self._backend.connect_tcp(host, self._origin.port, timeout=timeout)
+        if self._origin.scheme == b"https":
+            stream = await stream.start_tls(
+                self._ssl_context, server_hostname=host, timeout=timeout
+            )
+        return stream
+
+    async def _feed(self, parsed: _Parsed, timeout: float | None) -> None:
+        assert self._stream is not None
+        data = await self._stream.read(_READ_SIZE, timeout)
+        if not data:
+            raise httpcore.RemoteProtocolError("the upstream closed the connection mid-response")
+        try:
+            parsed.parser.feed_data(data)
+        except httptools.HttpParserUpgrade as exc:
+            raise httpcore.RemoteProtocolError("unexpected protocol upgrade") from exc
+        except httptools.HttpParserError as exc:
+            raise httpcore.RemoteProtocolError(f"malformed HTTP response: {exc}") from exc
+
+    async def _release(self, parsed: _Parsed) -> None:
+        """Back to the pool if the answer was read to its end and may be reused; else close."""
+        if (
+            parsed.complete
+            and parsed.keep_alive
+            and self._state is _State.ACTIVE
+            and self._stream is not None
+            and not self._stream.get_extra_info("is_readable")
+        ):
+            self._state = _State.IDLE
+            if self._keepalive_expiry is not None:
+                self._expire_at = time.monotonic() + self._keepalive_expiry
+            return
+        await self.aclose()
+
+
+class _Body:
+    """The response body: parsed as it is read; the connection is released on close."""
+
+    def __init__(self, connection: HTTP11Connection, parsed: _Parsed, timeout: float | None):
+        self._connection = connection
+        self._parsed = parsed
+        self._timeout = timeout
+        self._closed = False
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        parsed = self._parsed
+        while True:
+            if parsed.body:
+                pieces, parsed.body = parsed.body, []
+                yield pieces[0] if len(pieces) == 1 else b"".join(pieces)
+            if parsed.complete:
+                return
+            await self._connection._feed(parsed, self._timeout)
+
+    async def aclose(self) -> None:
+        if not self._closed:
+            self._closed = True
+            await self._connection._release(self._parsed)
+
+
+async def _serialise(request: httpcore.Request) -> bytes:
+    """Request line, headers and body in one buffer (bodies here are small JSON)."""
+    lines = [request.method + b" " + request.url.target + b" HTTP/1.1"]
+    for name, value in request.headers:
+        if b"\r" in value or b"\n" in value or b":" in name:
+            raise httpcore.LocalProtocolError(f"invalid header {name!r}")
+        lines.append(name + b": " + value)
+    body = b"".join([piece async for piece in request.stream])  # type: ignore[union-attr]
+    return b"\r\n".join(lines) + b"\r\n\r\n" + body

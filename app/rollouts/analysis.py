@@ -1,0 +1,271 @@
+"""The verdict on one step: is the candidate significantly worse than the baseline?
+
+Pure functions over samples (no database, no clock), so every decision can be
+replayed from the evidence stored with it. The tests are scipy's:
+
+- error and guardrail-block rates: one-sided Fisher exact test (candidate worse),
+  failing only when significant *and* at least the configured absolute effect;
+- latency: one-sided Mann-Whitney U on successful requests, failing only when
+  significant and the median is slower by the relative *and* absolute minimum;
+- shadow disagreement: one-sided binomial test against the allowed ceiling;
+- hard ceilings on the candidate alone (error rate, block rate, p95 latency).
+
+Below the minimum sample the verdict is ``inconclusive`` and the step holds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+from scipy import stats
+
+from app.rollouts.plan import AnalysisSettings, Step
+
+Outcome = Literal["pass", "fail", "inconclusive"]
+MIN_LATENCY_SAMPLES = 5
+
+
+@dataclass(frozen=True, slots=True)
+class ArmSample:
+    """One arm over one window: request counts and successful-request latencies."""
+
+    requests: int = 0
+    errors: int = 0
+    blocked: int = 0
+    latencies_ms: tuple[float, ...] = ()
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int | None = None  # when only totals are known (shadow answers)
+
+    def summary(self) -> dict[str, Any]:
+        lat = np.asarray(self.latencies_ms, dtype=float)
+        return {
+            "requests": self.requests,
+            "errors": self.errors,
+            "error_rate": _rate(self.errors, self.requests),
+            "blocked": self.blocked,
+            "block_rate": _rate(self.blocked, self.requests),
+            "latency_ms": {
+                "p50": round(float(np.percentile(lat, 50)), 3) if lat.size else None,
+                "p95": round(float(np.percentile(lat, 95)), 3) if lat.size else None,
+            },
+            "tokens": {
+                "prompt": self.prompt_tokens,
+                "completion": self.completion_tokens,
+                "total": self.total_tokens
+                if self.total_tokens is not None
+                else self.prompt_tokens + self.completion_tokens,
+            },
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ShadowSample:
+    """Shadow pairs of one window: the baseline as served, the candidate off-path."""
+
+    pairs: int = 0
+    primary: ArmSample = field(default_factory=ArmSample)
+    candidate: ArmSample = field(default_factory=ArmSample)
+    compared: int = 0  # pairs where both sides answered
+    disagreements: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    metric: str
+    outcome: Outcome
+    detail: str
+    p_value: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    outcome: Outcome
+    checks: tuple[Check, ...]
+    reason: str
+    arms: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def failures(self) -> list[Check]:
+        return [c for c in self.checks if c.outcome == "fail"]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "outcome": self.outcome,
+            "reason": self.reason,
+            "checks": [asdict(c) for c in self.checks],
+            "arms": self.arms,
+        }
+
+
+def analyze_canary(
+    stable: ArmSample | None, canary: ArmSample, step: Step, settings: AnalysisSettings
+) -> Verdict:
+    """Compare the arms of one step. ``stable`` is None when no baseline arm exists (a
+    plan that goes straight to 100%): only the ceilings then apply."""
+    arms = {"canary": canary.summary()} | ({"stable": stable.summary()} if stable else {})
+    needed = step.min_requests or 1
+    short = [
+        name
+        for name, arm in (("canary", canary), ("stable", stable))
+        if arm and arm.requests < needed
+    ]
+    if short:
+        counts = ", ".join(f"{n} {arms[n]['requests']}" for n in short)
+        reason = f"waiting for {needed} requests per arm ({counts})"
+        return Verdict("inconclusive", (), reason, arms)
+    checks: list[Check] = []
+    wanted = set(settings.metrics)
+    if "errors" in wanted:
+        checks.append(
+            _rate_check(
+                "errors",
+                canary.errors,
+                canary.requests,
+                stable,
+                stable.errors if stable else 0,
+                settings.error_rate_effect,
+                settings.max_error_rate,
+                settings.alpha,
+            )
+        )
+    if "guardrail_blocks" in wanted:
+        checks.append(
+            _rate_check(
+                "guardrail_blocks",
+                canary.blocked,
+                canary.requests,
+                stable,
+                stable.blocked if stable else 0,
+                settings.block_rate_effect,
+                settings.max_block_rate,
+                settings.alpha,
+            )
+        )
+    if "latency" in wanted:
+        checks.append(
+            _latency_check(canary.latencies_ms, stable.latencies_ms if stable else None, settings)
+        )
+    return _verdict(checks, arms)
+
+
+def analyze_shadow(sample: ShadowSample, step: Step, settings: AnalysisSettings) -> Verdict:
+    """The shadow step: candidate against the answers clients actually got."""
+    arms = {
+        "stable": sample.primary.summary(),
+        "candidate": sample.candidate.summary(),
+        "pairs": sample.pairs,
+        "compared": sample.compared,
+        "disagreements": sample.disagreements,
+        "disagreement_rate": _rate(sample.disagreements, sample.compared),
+    }
+    needed = step.min_requests or 1
+    if sample.pairs < needed:
+        return Verdict(
+            "inconclusive", (), f"waiting for {needed} shadow pairs ({sample.pairs})", arms
+        )
+    checks: list[Check] = []
+    wanted = set(settings.metrics)
+    if "errors" in wanted:
+        checks.append(
+            _rate_check(
+                "errors",
+                sample.candidate.errors,
+                sample.pairs,
+                sample.primary,
+                sample.primary.errors,
+                settings.error_rate_effect,
+                settings.max_error_rate,
+                settings.alpha,
+            )
+        )
+    if "latency" in wanted:
+        checks.append(
+            _latency_check(sample.candidate.latencies_ms, sample.primary.latencies_ms, settings)
+        )
+    if "disagreement" in wanted:
+        checks.append(_disagreement_check(sample, settings))
+    return _verdict(checks, arms)
+
+
+def _verdict(checks: list[Check], arms: dict[str, Any]) -> Verdict:
+    failed = [c for c in checks if c.outcome == "fail"]
+    if failed:
+        return Verdict("fail", tuple(checks), "; ".join(c.detail for c in failed), arms)
+    return Verdict("pass", tuple(checks), "no significant regression", arms)
+
+
+def _rate_check(
+    metric: str,
+    bad: int,
+    n: int,
+    baseline: ArmSample | None,
+    base_bad: int,
+    min_effect: float,
+    ceiling: float | None,
+    alpha: float,
+) -> Check:
+    rate = _rate(bad, n) or 0.0
+    label = {"errors": "error", "guardrail_blocks": "guardrail-block"}.get(metric, metric)
+    if ceiling is not None and rate > ceiling:
+        return Check(metric, "fail", f"candidate {label} rate {rate:.3f} above ceiling {ceiling:g}")
+    if baseline is None:
+        return Check(metric, "pass", f"candidate {label} rate {rate:.3f} (no baseline arm)")
+    base_n = baseline.requests
+    base_rate = _rate(base_bad, base_n) or 0.0
+    table = [[bad, n - bad], [base_bad, base_n - base_bad]]
+    p = float(stats.fisher_exact(table, alternative="greater").pvalue)
+    detail = (
+        f"{label} rate candidate {rate:.3f} ({bad}/{n}) vs baseline {base_rate:.3f} "
+        f"({base_bad}/{base_n}), Fisher p={p:.4g}"
+    )
+    worse = p < alpha and rate - base_rate >= min_effect
+    return Check(metric, "fail" if worse else "pass", detail, round(p, 6))
+
+
+def _latency_check(
+    candidate: tuple[float, ...], baseline: tuple[float, ...] | None, settings: AnalysisSettings
+) -> Check:
+    cand = np.asarray(candidate, dtype=float)
+    if cand.size < MIN_LATENCY_SAMPLES:
+        return Check("latency", "pass", f"too few successful candidate requests ({cand.size})")
+    p95 = float(np.percentile(cand, 95))
+    ceiling = settings.max_latency_p95_ms
+    if ceiling is not None and p95 > ceiling:
+        return Check("latency", "fail", f"candidate p95 {p95:.1f} ms above ceiling {ceiling:g} ms")
+    base = np.asarray(baseline or (), dtype=float)
+    if base.size < MIN_LATENCY_SAMPLES:
+        return Check("latency", "pass", f"candidate p95 {p95:.1f} ms (no baseline latencies)")
+    p = float(stats.mannwhitneyu(cand, base, alternative="greater").pvalue)
+    med_c, med_b = float(np.median(cand)), float(np.median(base))
+    delta = med_c - med_b
+    relative = delta / med_b if med_b > 0 else float("inf") if delta > 0 else 0.0
+    detail = (
+        f"median latency candidate {med_c:.1f} ms vs baseline {med_b:.1f} ms "
+        f"({relative:+.0%}), Mann-Whitney p={p:.4g}"
+    )
+    worse = (
+        p < settings.alpha
+        and delta >= settings.latency_min_delta_ms
+        and relative >= settings.latency_effect
+    )
+    return Check("latency", "fail" if worse else "pass", detail, round(p, 6))
+
+
+def _disagreement_check(sample: ShadowSample, settings: AnalysisSettings) -> Check:
+    k, n = sample.disagreements, sample.compared
+    rate = _rate(k, n)
+    ceiling = settings.max_disagreement
+    if n == 0 or rate is None:
+        return Check("disagreement", "pass", "no pair where both sides answered")
+    if ceiling is None:
+        return Check("disagreement", "pass", f"disagreement rate {rate:.3f} ({k}/{n}), not gated")
+    p = float(stats.binomtest(k, n, ceiling, alternative="greater").pvalue)
+    detail = f"disagreement rate {rate:.3f} ({k}/{n}) vs ceiling {ceiling:g}, binomial p={p:.4g}"
+    return Check("disagreement", "fail" if p < settings.alpha else "pass", detail, round(p, 6))
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return round(part / whole, 6) if whole else None

@@ -1,0 +1,122 @@
+"""What a gateway process runs for rollouts: the service, the shadow runner, the loop.
+
+The request path touches only ``observe``: at the end of a request it counts the
+arm's metrics and hands a finished primary to the shadow runner, both without
+waiting on anything. The analysis loop runs in the background of every
+replica, but only the lease holder decides.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from app.providers.client import ProviderClient
+from app.registry.service import RegistryService
+from app.registry.tables import utcnow
+from app.rollouts.compare import Answer, answer_text, usage_tokens
+from app.rollouts.loop import AnalysisLoop
+from app.rollouts.service import RolloutService
+from app.rollouts.shadow import Primary, ShadowRunner
+from app.settings import Settings
+from app.telemetry.metrics import Metrics
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from app.gateway.lineage import Lineage
+
+CLIENT_GONE = 499
+
+
+class RolloutRuntime:
+    def __init__(
+        self,
+        service: RolloutService,
+        shadow: ShadowRunner,
+        loop: AnalysisLoop,
+        metrics: Metrics,
+        *,
+        run_loop: bool = True,
+    ) -> None:
+        self.service = service
+        self.shadow = shadow
+        self.loop = loop
+        self.metrics = metrics
+        self.run_loop = run_loop
+        self._task: asyncio.Task[None] | None = None
+
+    @classmethod
+    def build(
+        cls,
+        settings: Settings,
+        engine: Engine,
+        registry: RegistryService,
+        providers: ProviderClient,
+        metrics: Metrics,
+        on_change: Callable[[], object],
+        clock: Callable[[], datetime] = utcnow,
+    ) -> RolloutRuntime:
+        service = RolloutService(engine, registry, metrics, on_change=on_change, clock=clock)
+        shadow = ShadowRunner(
+            providers,
+            engine,
+            metrics,
+            max_pending=settings.rollout_shadow_max_pending,
+            keep_text=settings.rollout_shadow_keep_text,
+        )
+        loop = AnalysisLoop(
+            service,
+            interval_s=settings.rollout_analysis_interval_s,
+            lease_ttl_s=settings.rollout_lease_ttl_s,
+            clock=clock,
+        )
+        return cls(service, shadow, loop, metrics, run_loop=settings.rollout_analysis)
+
+    def observe(self, lineage: Lineage) -> None:
+        """Count a finished request of a rollout's arm; offer it for shadowing."""
+        rollout, arm = lineage.rollout, lineage.arm
+        if rollout is None or arm is None or lineage.status == CLIENT_GONE:
+            return
+        where = (rollout.environment, rollout.alias)
+        blocked = lineage.guardrail_blocked
+        outcome = "blocked" if blocked else "error" if lineage.status >= 400 else "ok"
+        m = self.metrics
+        m.rollout_requests.labels(*where, arm, outcome).inc()
+        m.rollout_latency.labels(*where, arm).observe(lineage.elapsed_ms() / 1000)
+        m.rollout_weight.labels(*where).set(rollout.weight)
+        usage: dict[str, Any] = lineage.usage or {}
+        for kind in ("prompt", "completion"):
+            tokens = usage.get(f"{kind}_tokens")
+            if isinstance(tokens, int) and tokens > 0:
+                m.rollout_tokens.labels(*where, arm, kind).inc(tokens)
+        if lineage.shadow_body is not None and rollout.shadowing:
+            ok = lineage.status < 400 and not blocked
+            answer = Answer(
+                ok=ok,
+                text=answer_text(lineage.response_body) if ok else None,
+                latency_ms=lineage.elapsed_ms(),
+                tokens=usage_tokens(lineage.usage),
+                error=lineage.error,
+            )
+            self.shadow.offer(rollout, Primary(lineage.request_id, lineage.shadow_body, answer))
+
+    def start(self) -> None:
+        self.shadow.start()
+        if self.run_loop:
+            self._task = asyncio.create_task(self.loop.run(), name="pinyard-rollout-analysis")
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+            with contextlib.suppress(SQLAlchemyError):
+                await asyncio.to_thread(self.loop.release)  # let another replica take over now
+        await self.shadow.close()
