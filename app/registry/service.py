@@ -1,14 +1,13 @@
-"""Registry operations: each one transaction, audited, and followed by a snapshot refresh.
+"""Registry writes: each one transaction, audited, and followed by a snapshot refresh.
 
-Handlers call these; repositories hold the queries; nothing here knows HTTP.
+Handlers call these; repositories hold the queries; nothing here knows HTTP. The
+read side (lookups, views, policy reads) is ``app.registry.reads``.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import orjson
@@ -16,33 +15,27 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from app.bundles.compiled import compile_bundle
-from app.bundles.spec import NAME_PATTERN, BundleSpec, parse_ref
-from app.errors import BadRequestError, BundleInvalid, ConflictError, NotFoundError
+from app.bundles.spec import BundleSpec
+from app.errors import BundleInvalid, ConflictError, NotFoundError
 from app.registry.alias_repo import AliasRepository, StateRepository
 from app.registry.audit import (
     AuditRepository,
-    ChainReport,
-    event_as_dict,
     require_reason,
-    verify_chain,
 )
 from app.registry.bundle_repo import BundleRepository
-from app.registry.db import read_session, write_session
+from app.registry.db import write_session
 from app.registry.gates import PromotionBlocked, PromotionGate, PromotionRequest, run_gates
 from app.registry.pending import AliasApprovals, AliasChange
-from app.registry.policy import EnvironmentPolicy, PolicyUpdate, default_policy
+from app.registry.policy import PolicyUpdate
 from app.registry.policy_repo import PolicyRepository
-from app.registry.record_repo import RequestRecordRepository, record_as_dict
+from app.registry.reads import RegistryReads, bundle_ref
 from app.registry.tables import (
     AliasHistoryRow,
     AliasRow,
     BundleRow,
     EnvironmentPolicyRow,
-    as_utc,
     utcnow,
 )
-
-_NAME = re.compile(NAME_PATTERN)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,13 +54,7 @@ class Registered:
         }
 
 
-def bundle_ref(row: BundleRow | None) -> dict[str, Any] | None:
-    if row is None:
-        return None
-    return {"name": row.name, "version": row.version, "digest": row.digest}
-
-
-class RegistryService:
+class RegistryService(RegistryReads):
     def __init__(
         self,
         engine: Engine,
@@ -82,8 +69,6 @@ class RegistryService:
         self.gates: list[PromotionGate] = list(gates or [])
         # Governance: alias sets into environments that require approval wait for one.
         self.approvals = approvals
-
-    # -- bundles ---------------------------------------------------------------
 
     def register_bundle(
         self,
@@ -140,45 +125,6 @@ class RegistryService:
                     f"fallback {ref} is not a {spec.kind} bundle", param="fallbacks"
                 )
 
-    def list_bundles(self, name: str | None = None) -> list[BundleRow]:
-        with read_session(self.engine) as session:
-            return BundleRepository(session).find(name)
-
-    def get_bundle(self, ref: str) -> BundleRow:
-        with read_session(self.engine) as session:
-            return self._resolve(session, ref)
-
-    @staticmethod
-    def spec_of(row: BundleRow) -> dict[str, Any]:
-        spec: dict[str, Any] = orjson.loads(row.spec)
-        return spec
-
-    def _resolve(self, session: Session, ref: str) -> BundleRow:
-        try:
-            name, selector = parse_ref(ref)
-        except ValueError as exc:
-            raise BadRequestError(str(exc), param="bundle") from exc
-        bundles = BundleRepository(session)
-        row = (
-            bundles.by_version(name, selector)
-            if isinstance(selector, int)
-            else bundles.by_digest(selector)
-        )
-        if row is None or row.name != name:
-            raise NotFoundError(f"bundle {ref} is not registered", param="bundle")
-        return row
-
-    # -- aliases ---------------------------------------------------------------
-
-    def check_target(self, environment: str, alias: str) -> None:
-        if environment not in self.environments:
-            raise NotFoundError(
-                f"unknown environment {environment!r} (known: {', '.join(self.environments)})",
-                param="environment",
-            )
-        if not _NAME.match(alias):
-            raise BadRequestError(f"alias {alias!r} must match {NAME_PATTERN}", param="alias")
-
     def set_alias(
         self,
         environment: str,
@@ -224,12 +170,6 @@ class RegistryService:
             change.expected,
             overridden,
         )
-
-    def policy(self, session: Session, environment: str) -> EnvironmentPolicy:
-        row = PolicyRepository(session).get(environment)
-        if row is None:
-            return default_policy(environment, self.environments)
-        return EnvironmentPolicy.model_validate_json(row.policy)
 
     def _gate(
         self, session: Session, environment: str, alias: str, target: BundleRow, override: bool
@@ -347,103 +287,6 @@ class RegistryService:
             result["overridden"] = overridden
         return result
 
-    def get_alias(self, environment: str, alias: str) -> dict[str, Any]:
-        self.check_target(environment, alias)
-        with read_session(self.engine) as session:
-            row = AliasRepository(session).get(environment, alias)
-            if row is None:
-                raise NotFoundError(f"alias {alias!r} is not set in {environment}", param="alias")
-            bundle = BundleRepository(session).by_digest(row.bundle_digest)
-            return {
-                "environment": environment,
-                "alias": alias,
-                "bundle": bundle_ref(bundle),
-                "updated_at": as_utc(row.updated_at).isoformat(),
-                "updated_by": row.updated_by,
-            }
-
-    def list_aliases(self, environment: str) -> list[dict[str, Any]]:
-        self.check_target(environment, "x")
-        with read_session(self.engine) as session:
-            bundles = BundleRepository(session)
-            return [
-                {
-                    "environment": row.environment,
-                    "alias": row.name,
-                    "bundle": bundle_ref(bundles.by_digest(row.bundle_digest)),
-                    "updated_at": as_utc(row.updated_at).isoformat(),
-                }
-                for row in AliasRepository(session).find(environment)
-            ]
-
-    def history(self, environment: str, alias: str) -> list[dict[str, Any]]:
-        self.check_target(environment, alias)
-        with read_session(self.engine) as session:
-            rows = AliasRepository(session).history(environment, alias)
-            if not rows:
-                raise NotFoundError(
-                    f"alias {alias!r} has no history in {environment}", param="alias"
-                )
-            return [self._history_entry(session, row) for row in rows]
-
-    def live_at(self, environment: str, alias: str, at: datetime) -> dict[str, Any]:
-        self.check_target(environment, alias)
-        with read_session(self.engine) as session:
-            row = AliasRepository(session).live_at(environment, alias, as_utc(at))
-            if row is None:
-                raise NotFoundError(
-                    f"nothing was live for {alias!r} in {environment} at {as_utc(at).isoformat()}",
-                    param="at",
-                )
-            return {
-                "environment": environment,
-                "alias": alias,
-                "at": as_utc(at).isoformat(),
-                "live": self._history_entry(session, row),
-            }
-
-    @staticmethod
-    def _history_entry(session: Session, row: AliasHistoryRow) -> dict[str, Any]:
-        bundles = BundleRepository(session)
-        return {
-            "at": as_utc(row.at).isoformat(),
-            "action": row.action,
-            "from": bundle_ref(bundles.by_digest(row.from_digest)) if row.from_digest else None,
-            "to": bundle_ref(bundles.by_digest(row.to_digest)),
-            "actor": row.actor,
-            "reason": row.reason,
-        }
-
-    # -- audit -----------------------------------------------------------------
-
-    def verify_audit(self) -> ChainReport:
-        with read_session(self.engine) as session:
-            return verify_chain(AuditRepository(session).iter_all())
-
-    def revision(self) -> int:
-        with read_session(self.engine) as session:
-            return StateRepository(session).revision()
-
-    def audit_events(self, *, after: int, limit: int, **filters: Any) -> list[dict[str, Any]]:
-        with read_session(self.engine) as session:
-            rows = AuditRepository(session).find(after_seq=after, limit=limit, **filters)
-            return [event_as_dict(row) for row in rows]
-
-    def request_record(self, request_id: str) -> dict[str, Any]:
-        with read_session(self.engine) as session:
-            row = RequestRecordRepository(session).get(request_id)
-            if row is None:
-                raise NotFoundError(f"no request record {request_id!r}", param="request_id")
-            return record_as_dict(row)
-
-    # -- policies --------------------------------------------------------------
-
-    def get_policy(self, environment: str) -> dict[str, Any]:
-        self.check_target(environment, "x")
-        with read_session(self.engine) as session:
-            row = PolicyRepository(session).get(environment)
-            return self._policy_view(environment, self.policy(session, environment), row)
-
     def set_policy(self, environment: str, update: PolicyUpdate, *, actor: str) -> dict[str, Any]:
         self.check_target(environment, "x")
         reason = require_reason(update.reason)
@@ -468,15 +311,3 @@ class RegistryService:
             StateRepository(session).bump()
         self._on_change()
         return self._policy_view(environment, after, row)
-
-    @staticmethod
-    def _policy_view(
-        environment: str, policy: EnvironmentPolicy, row: EnvironmentPolicyRow | None
-    ) -> dict[str, Any]:
-        return {
-            "environment": environment,
-            "policy": policy.model_dump(),
-            "default": row is None,
-            "updated_at": as_utc(row.updated_at).isoformat() if row else None,
-            "updated_by": row.updated_by if row else None,
-        }
