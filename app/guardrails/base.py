@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 Stage = Literal["input", "output"]
 Result = Literal["passed", "blocked", "redacted", "flagged"]
@@ -54,6 +54,15 @@ class Check(Protocol):
 
     def scan(self, texts: Sequence[str]) -> Finding | None: ...
 
-    def redact(self, text: str) -> str:
-        """Only called when the spec allowed ``redact`` for this type."""
-        ...
+
+@runtime_checkable
+class RedactingCheck(Check, Protocol):
+    """A check that can rewrite what it found; the spec allows ``redact`` only for these."""
+
+    def redact(self, text: str) -> str: ...
+
+
+def redactor(check: Check) -> RedactingCheck:
+    if not isinstance(check, RedactingCheck):
+        raise TypeError(f"guardrail {check.label} ({check.type}) cannot redact")
+    return check

@@ -28,9 +28,6 @@ class MaxTokensCheck:
             return None
         return Finding(f"{tokens} input tokens, more than {self.limit}")
 
-    def redact(self, text: str) -> str:
-        raise NotImplementedError("max_tokens does not redact")  # refused by the spec
-
 
 class MaxLengthCheck:
     """``redact`` truncates each answer to ``max_chars``."""

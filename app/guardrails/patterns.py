@@ -81,6 +81,3 @@ class PromptInjectionCheck:
     def scan(self, texts: Sequence[str]) -> Finding | None:
         hits = [name for name, p in self.patterns if any(p.search(t) for t in texts)]
         return Finding("looks like prompt injection: " + ", ".join(hits)) if hits else None
-
-    def redact(self, text: str) -> str:
-        raise NotImplementedError("prompt_injection does not redact")  # refused by the spec

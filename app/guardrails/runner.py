@@ -21,7 +21,7 @@ from app.bundles.guardrail_spec import (
 )
 from app.bundles.spec import BundleSpec
 from app.errors import GuardrailBlocked
-from app.guardrails.base import ACTION_RESULT, Check, Outcome, Stage
+from app.guardrails.base import ACTION_RESULT, Check, Outcome, Stage, redactor
 from app.guardrails.limits import MaxLengthCheck, MaxTokensCheck
 from app.guardrails.patterns import DenyPatternCheck, PromptInjectionCheck
 from app.guardrails.pii import PiiCheck
@@ -87,8 +87,9 @@ def run_input(
     """The client's messages and variables as the input guardrails leave them."""
     for check in guardrails.input:
         if _judge("input", check, input_texts(messages, variables), outcomes):
-            messages = rewrite_messages(messages, check.redact)
-            variables = rewrite_strings(variables, check.redact)
+            redact = redactor(check).redact
+            messages = rewrite_messages(messages, redact)
+            variables = rewrite_strings(variables, redact)
     return messages, variables
 
 
@@ -101,7 +102,8 @@ def run_output(
         if not present:
             break
         if _judge("output", check, present, outcomes):
-            texts = [None if text is None else check.redact(text) for text in texts]
+            redact = redactor(check).redact
+            texts = [None if text is None else redact(text) for text in texts]
     return texts
 
 

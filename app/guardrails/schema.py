@@ -36,6 +36,3 @@ class OutputSchemaCheck:
             return None
         where = "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.path)
         return f"answer {index} fails {error.validator!r} at {where}"
-
-    def redact(self, text: str) -> str:
-        raise NotImplementedError("output_schema does not redact")  # refused by the spec

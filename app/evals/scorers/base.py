@@ -8,6 +8,7 @@ typo in a suite is bad input (exit 2), never a failed case.
 from __future__ import annotations
 
 import builtins
+from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -80,7 +81,7 @@ class ScoreEnv:
     ask_judge: AskJudge | None = None
 
 
-class Scorer:
+class Scorer(ABC):
     """Base class: override ``check`` (sync) or ``score`` (async, e.g. a judge)."""
 
     type: ClassVar[str]
@@ -91,11 +92,9 @@ class Scorer:
         self.params = params
         self.name = params.name or params.type
 
+    @abstractmethod
     async def score(self, obs: Observation, env: ScoreEnv) -> Score:
-        return self.check(obs)
-
-    def check(self, obs: Observation) -> Score:
-        raise NotImplementedError
+        """Judge one observation; the judge scorer awaits another model here."""
 
     def result(
         self, score: float, passed: bool, reason: str, details: dict[str, Any] | None = None
@@ -106,6 +105,16 @@ class Scorer:
 
     def binary(self, passed: bool, ok: str, failed: str) -> Score:
         return self.result(1.0 if passed else 0.0, passed, ok if passed else failed)
+
+
+class SyncScorer(Scorer):
+    """A scorer that needs nothing but the observation."""
+
+    async def score(self, obs: Observation, env: ScoreEnv) -> Score:
+        return self.check(obs)
+
+    @abstractmethod
+    def check(self, obs: Observation) -> Score: ...
 
 
 def clip(text: str, limit: int = 80) -> str:

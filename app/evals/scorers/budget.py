@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from app.evals.scorers.base import Observation, Score, Scorer, ScorerParams
+from app.evals.scorers.base import Observation, Score, ScorerParams, SyncScorer
 
 
 class LatencyParams(ScorerParams):
     max: float = Field(gt=0)
 
 
-class Latency(Scorer):
+class Latency(SyncScorer):
     type = "latency_ms"
     params_model = LatencyParams
 
@@ -33,7 +33,7 @@ class CostParams(ScorerParams):
     max_usd: float = Field(ge=0)
 
 
-class Cost(Scorer):
+class Cost(SyncScorer):
     type = "cost"
     params_model = CostParams
 

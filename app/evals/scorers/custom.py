@@ -21,7 +21,7 @@ from typing import Any
 from pydantic import Field
 
 from app.errors import SuiteInvalid
-from app.evals.scorers.base import Observation, Score, Scorer, ScorerParams
+from app.evals.scorers.base import Observation, Score, ScorerParams, SyncScorer
 
 _ARGUMENTS = ("case", "response", "latency_ms", "params")
 
@@ -51,7 +51,7 @@ def import_function(reference: str) -> Callable[..., Any]:
     return function
 
 
-class PythonCheck(Scorer):
+class PythonCheck(SyncScorer):
     type = "python"
     params_model = PythonParams
 

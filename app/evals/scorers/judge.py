@@ -83,9 +83,6 @@ class LlmJudge(Scorer):
         assert isinstance(params, JudgeParams)
         self.judge = params.judge
 
-    def check(self, obs: Observation) -> Score:
-        raise NotImplementedError("llm_judge is asynchronous: use score()")
-
     async def score(self, obs: Observation, env: ScoreEnv) -> Score:
         p = self.params
         assert isinstance(p, JudgeParams)

@@ -9,7 +9,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 from pydantic import Field, field_validator
 
-from app.evals.scorers.base import Observation, Score, Scorer, ScorerParams, clip
+from app.evals.scorers.base import Observation, Score, ScorerParams, SyncScorer, clip
 
 
 def parse_json(text: str) -> tuple[Any, str | None]:
@@ -23,7 +23,7 @@ def parse_json(text: str) -> tuple[Any, str | None]:
         return None, f"not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
 
 
-class JsonValid(Scorer):
+class JsonValid(SyncScorer):
     type = "json_valid"
 
     def check(self, obs: Observation) -> Score:
@@ -47,7 +47,7 @@ class JsonSchemaParams(ScorerParams):
         return value
 
 
-class JsonSchema(Scorer):
+class JsonSchema(SyncScorer):
     type = "json_schema"
     params_model = JsonSchemaParams
 

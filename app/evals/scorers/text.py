@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 from rapidfuzz import fuzz
 
-from app.evals.scorers.base import Observation, Score, Scorer, ScorerParams, clip
+from app.evals.scorers.base import Observation, Score, ScorerParams, SyncScorer, clip
 
 
 class ExactParams(ScorerParams):
@@ -23,7 +23,7 @@ class ExactParams(ScorerParams):
     negate: bool = False
 
 
-class Exact(Scorer):
+class Exact(SyncScorer):
     type = "exact"
     params_model = ExactParams
 
@@ -56,7 +56,7 @@ class ContainsParams(ScorerParams):
         return [self.value] if self.value is not None else list(self.values or [])
 
 
-class Contains(Scorer):
+class Contains(SyncScorer):
     """Every needle must appear (``negate``: none may); the score is the share satisfied."""
 
     type = "contains"
@@ -103,7 +103,7 @@ class RegexParams(ScorerParams):
         return value
 
 
-class Regex(Scorer):
+class Regex(SyncScorer):
     type = "regex"
     params_model = RegexParams
 
@@ -139,7 +139,7 @@ class SimilarityParams(ScorerParams):
     ignore_case: bool = True
 
 
-class Similarity(Scorer):
+class Similarity(SyncScorer):
     type = "similarity"
     params_model = SimilarityParams
 
