@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -115,6 +116,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         listener = RevisionListener(ctx.engine, ctx.snapshots.notice)
         tasks.append(asyncio.create_task(listener.run(), name="pinyard-revision-listener"))
     tasks += [asyncio.create_task(c, name=n) for n, c in ctx.governance.background().items()]
+    # Start-up objects live as long as the process: keep them out of every later GC pass
+    # (full collections measured 350 ms -> 30 ms).
+    gc.freeze()
     try:
         yield
     finally:

@@ -19,7 +19,6 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 import numpy as np
-from scipy import stats
 
 from app.rollouts.plan import AnalysisSettings, Step
 
@@ -216,6 +215,8 @@ def _rate_check(
     base_n = baseline.requests
     base_rate = _rate(base_bad, base_n) or 0.0
     table = [[bad, n - bad], [base_bad, base_n - base_bad]]
+    from scipy import stats  # lazily: ~67 MB and ~1 s that idle replicas never need
+
     p = float(stats.fisher_exact(table, alternative="greater").pvalue)
     detail = (
         f"{label} rate candidate {rate:.3f} ({bad}/{n}) vs baseline {base_rate:.3f} "
@@ -238,6 +239,8 @@ def _latency_check(
     base = np.asarray(baseline or (), dtype=float)
     if base.size < MIN_LATENCY_SAMPLES:
         return Check("latency", "pass", f"candidate p95 {p95:.1f} ms (no baseline latencies)")
+    from scipy import stats
+
     p = float(stats.mannwhitneyu(cand, base, alternative="greater").pvalue)
     med_c, med_b = float(np.median(cand)), float(np.median(base))
     delta = med_c - med_b
@@ -262,6 +265,8 @@ def _disagreement_check(sample: ShadowSample, settings: AnalysisSettings) -> Che
         return Check("disagreement", "pass", "no pair where both sides answered")
     if ceiling is None:
         return Check("disagreement", "pass", f"disagreement rate {rate:.3f} ({k}/{n}), not gated")
+    from scipy import stats
+
     p = float(stats.binomtest(k, n, ceiling, alternative="greater").pvalue)
     detail = f"disagreement rate {rate:.3f} ({k}/{n}) vs ceiling {ceiling:g}, binomial p={p:.4g}"
     return Check("disagreement", "fail" if p < settings.alpha else "pass", detail, round(p, 6))

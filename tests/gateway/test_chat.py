@@ -311,7 +311,10 @@ async def test_alias_flip_under_traffic(admin: httpx.AsyncClient, oai: openai.As
                 continue
             seen.append((after_flip, raw.headers["x-pinyard-bundle-digest"]))
             after += after_flip
-            await asyncio.sleep(0)  # in-process transport: let the flip run
+            # In-process transport: pause so the flip can run. Its admin call works in a
+            # thread, whose every SQLite call waits for the GIL while the loop is busy
+            # (up to 5 ms each): a loop that never idles holds it off for seconds.
+            await asyncio.sleep(0.005)
             if after >= 20:
                 return
 
