@@ -152,9 +152,14 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     return _error_response(BadRequestError(f"{where or 'body'}: {problem}", param=where or None))
 
 
+_HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
+
+
 async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    error = PinyardError(str(exc.detail), code=None)
+    # Routing failures (unknown path, wrong method) name themselves, not "internal_error".
+    code = _HTTP_CODES.get(exc.status_code, "http_error")
+    error = PinyardError(str(exc.detail), code=code)
     error.status_code = exc.status_code
     error.error_type = "invalid_request_error" if exc.status_code < 500 else "api_error"
     return _error_response(error)

@@ -163,6 +163,21 @@ async def test_errors_use_the_openai_envelope(
     assert needle in error["message"]
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "status", "code"),
+    [
+        ("get", "/nothing-here", 404, "not_found"),
+        ("get", "/v1/chat/completions", 405, "method_not_allowed"),
+    ],
+)
+async def test_routing_errors_name_themselves(
+    admin: httpx.AsyncClient, method: str, path: str, status: int, code: str
+) -> None:
+    response = await admin.request(method, path)
+    assert response.status_code == status
+    assert response.json()["error"]["code"] == code
+
+
 async def test_bundle_diff_endpoint(admin: httpx.AsyncClient) -> None:
     await push(admin, fake_spec())
     schema = fake_spec()["variables_schema"]
