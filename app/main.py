@@ -36,10 +36,10 @@ from app.deprecations.service import Deprecations
 from app.errors import BadRequestError, PinyardError, ServiceUnavailableError
 from app.evals.gate import EvalGate
 from app.gateway import routes as gateway_routes
+from app.gateway.front_door import PinyardApp
 from app.governance.service import Governance
 from app.providers.client import ProviderClient
 from app.registry import db
-from app.registry.notify import RevisionListener
 from app.registry.service import RegistryService
 from app.registry.snapshot import SnapshotStore
 from app.rollouts.runtime import RolloutRuntime
@@ -113,6 +113,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         )
     )
     if settings.db_notify and ctx.engine.dialect.name == "postgresql":
+        from app.registry.notify import RevisionListener  # psycopg: PostgreSQL only
+
         listener = RevisionListener(ctx.engine, ctx.snapshots.notice)
         tasks.append(asyncio.create_task(listener.run(), name="pinyard-revision-listener"))
     tasks += [asyncio.create_task(c, name=n) for n, c in ctx.governance.background().items()]
@@ -165,6 +167,11 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     return _error_response(error)
 
 
+async def _internal_error(_: Request, exc: Exception) -> JSONResponse:
+    """Anything unforeseen still answers in the OpenAI envelope (the traceback is logged)."""
+    return _error_response(PinyardError(f"internal error ({type(exc).__name__})"))
+
+
 async def _database_error(_: Request, exc: Exception) -> JSONResponse:
     log.error("database error: %s", exc)
     return _error_response(
@@ -174,8 +181,11 @@ async def _database_error(_: Request, exc: Exception) -> JSONResponse:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
-    app = FastAPI(title="Pinyard", version="0.1.0", lifespan=lifespan)
+    app = PinyardApp(
+        chat=gateway_routes.chat_completions, title="Pinyard", version="0.1.0", lifespan=lifespan
+    )
     app.state.ctx = build_context(settings)
+    app.add_exception_handler(Exception, _internal_error)
     app.add_exception_handler(PinyardError, _pinyard_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import openai
 import pytest
+import respx
 from sqlalchemy import create_engine, text
 
 from app.main import create_app
@@ -30,6 +31,9 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ["DISABLE_AIOHTTP_TRANSPORT"] = "True"
 os.environ.setdefault("OPENAI_API_KEY", "sk-test-not-a-real-key")
 os.environ.setdefault("OPENAI_BASE_URL", "http://upstream.invalid/v1")
+# The direct OpenAI client's own pool speaks httpcore's transport interface: respx
+# mocks it like httpcore's pools (respx's documented way to add a transport).
+respx.mocks.HTTPCoreMocker.add_targets("app.providers.upstream_pool.ConnectionPool")
 
 PG_URL = os.environ.get("PINYARD_TEST_DATABASE_URL")
 DATABASES = ["sqlite"] + (["postgresql"] if PG_URL else [])

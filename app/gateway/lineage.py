@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import time
-import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,15 +15,41 @@ from app.context import AppContext
 from app.errors import GuardrailBlocked, PinyardError, RetrievalFailed
 from app.guardrails.base import Outcome
 from app.providers.base import Attempt
+from app.registry.record_repo import RequestRecord
 from app.registry.snapshot import ServedBundle
-from app.registry.tables import RequestRecordRow, utcnow
+from app.registry.tables import utcnow
 from app.retrieval.base import RetrievalResult
 from app.rollouts.plan import ActiveRollout
 from app.telemetry.logging import current_request_id
 
 
-def new_request_id() -> str:
-    return "req_" + uuid.uuid4().hex
+class _RequestIds:
+    """``req_`` + 32 hex digits: 48 bits of Unix milliseconds, then 80 random bits.
+
+    Ordered by time, so the records' primary-key index grows at its end rather
+    than everywhere; and the randomness comes from ``os.urandom`` 8 KiB at a
+    time (one system call per ~800 ids, not one each; refilled in a forked child).
+    """
+
+    _POOL = 8190  # bytes: 819 ids of 10 random bytes
+
+    def __init__(self) -> None:
+        self._random = b""
+        self._at = 0
+        os.register_at_fork(after_in_child=self._forget)
+
+    def __call__(self) -> str:
+        at = self._at
+        if at + 10 > len(self._random):
+            self._random, at = os.urandom(self._POOL), 0
+        self._at = at + 10
+        return f"req_{time.time_ns() // 1_000_000:012x}{self._random[at : at + 10].hex()}"
+
+    def _forget(self) -> None:
+        self._random, self._at = b"", 0
+
+
+new_request_id = _RequestIds()
 
 
 def input_digest(body: dict[str, Any]) -> str:
@@ -103,12 +129,10 @@ class Lineage:
         if self.ttft_ms is None:
             self.ttft_ms = self.elapsed_ms()
 
-    def record(self, *, log_payloads: bool) -> RequestRecordRow:
+    def record(self, *, log_payloads: bool) -> RequestRecord:
         usage = self.usage or {}
         spec = self.bundle.compiled.spec if self.bundle else None
-        # model_construct: ~10 µs instead of ~70 µs through SQLModel's instrumented __init__;
-        # the record writer inserts it with Core (RequestRecordRepository.add_many).
-        return RequestRecordRow.model_construct(
+        return RequestRecord(
             id=self.request_id,
             created_at=utcnow(),
             environment=self.environment,

@@ -1,4 +1,4 @@
-"""One HTTP/1.1 keep-alive connection to an upstream, parsed by httptools, inside httpcore's pool.
+"""One HTTP/1.1 keep-alive connection to an upstream, parsed by httptools.
 
 httpcore's own HTTP/1.1 connection runs the pure-Python h11 state machine
 and wraps every step in trace hooks and anyio locks: about half of the CPU
@@ -6,8 +6,7 @@ of an upstream call. The direct client only sends JSON POSTs and reads
 JSON or SSE answers, so this connection does just that, with llhttp (the
 C parser uvicorn uses, through httptools): the request goes out in one
 write, the answer is parsed as it arrives, and the connection goes back to
-httpcore's pool (which still does the pooling, and which respx mocks in
-tests) when the body has been read.
+its pool (``upstream_pool.ConnectionPool``) when the body has been read.
 """
 
 from __future__ import annotations
@@ -15,7 +14,7 @@ from __future__ import annotations
 import enum
 import ssl
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import httpcore
 import httptools
@@ -67,8 +66,10 @@ class HTTP11Connection(httpcore.AsyncConnectionInterface):
         network_backend: httpcore.AsyncNetworkBackend,
         ssl_context: ssl.SSLContext,
         keepalive_expiry: float | None,
+        on_release: Callable[[HTTP11Connection], None] | None = None,
     ) -> None:
         self._origin = origin
+        self._on_release = on_release  # told when an exchange ends (idle again, or closed)
         self._backend = network_backend
         self._ssl_context = ssl_context
         self._keepalive_expiry = keepalive_expiry
@@ -175,8 +176,10 @@ class HTTP11Connection(httpcore.AsyncConnectionInterface):
             self._state = _State.IDLE
             if self._keepalive_expiry is not None:
                 self._expire_at = time.monotonic() + self._keepalive_expiry
-            return
-        await self.aclose()
+        else:
+            await self.aclose()
+        if self._on_release is not None:
+            self._on_release(self)
 
 
 class _Body:

@@ -10,10 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, text
 from sqlmodel import Session
 
@@ -21,6 +19,9 @@ from app.settings import Settings
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 REGISTRY_LOCK_KEY = 0x50_49_4E_59  # "PINY"
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 
 def make_engine(settings: Settings) -> Engine:
@@ -72,6 +73,8 @@ def read_session(engine: Engine) -> Iterator[Session]:
 
 
 def alembic_config(database_url: str) -> Config:
+    from alembic.config import Config  # lazily: ~12 MB that a current schema never needs
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
@@ -82,5 +85,7 @@ def upgrade(database_url: str) -> None:
     """Apply every migration (``pinyard db upgrade``)."""
     if database_url.startswith("postgresql://"):
         database_url = "postgresql+psycopg://" + database_url.removeprefix("postgresql://")
+    from alembic import command
+
     # "heads": independent feature migrations may branch from a common parent.
     command.upgrade(alembic_config(database_url), "heads")

@@ -1,27 +1,117 @@
-"""Every query on ``request_records``."""
+"""Every query on ``request_records``, and the shape of one record on its way there."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any, NamedTuple
 
 import orjson
-from sqlalchemy import insert
+from sqlalchemy import Dialect
 from sqlmodel import Session
 
 from app.registry.tables import RequestRecordRow, as_utc
 
-_COLUMNS = tuple(RequestRecordRow.model_fields)  # one field per column
+
+class RequestRecord(NamedTuple):
+    """One request's record as the gateway hands it to the writer.
+
+    A tuple, not a ``RequestRecordRow``: building one costs ~1 µs on the hot path
+    (the SQLModel instance ~10 µs), and it goes to the database as it is, one
+    ``executemany`` row per record (``RecordInsert``). Fields are the columns of
+    ``request_records``; a test holds the two together.
+    """
+
+    id: str
+    created_at: datetime
+    environment: str
+    endpoint: str
+    status: int
+    alias: str | None = None
+    bundle_name: str | None = None
+    bundle_version: int | None = None
+    bundle_digest: str | None = None
+    route: str | None = None
+    provider_model: str | None = None
+    stream: bool = False
+    attempts: str = "[]"
+    input_digest: str | None = None
+    latency_ms: float | None = None
+    ttft_ms: float | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    total_tokens: int | None = None
+    error: str | None = None
+    ignored_params: str | None = None
+    request_body: str | None = None
+    response_body: str | None = None
+    guardrail_blocked: bool = False
+    guardrails: str | None = None
+    retrieved_sources: str | None = None
+    retrieval_error: str | None = None
+    rollout_id: str | None = None
+    arm: str | None = None
+    rollout_step: int | None = None
+
+
+# 30 columns: 300 rows stay far below SQLite's (32,766) and PostgreSQL's (65,535) bound
+# on parameters in one statement.
+ROWS_PER_STATEMENT = 300
+
+
+class RecordInsert:
+    """The batch INSERT for one dialect, prepared once.
+
+    The DBAPI's own ``executemany`` with each column's bind processor (SQLite
+    stores datetimes as text) applied by hand: the Core ``insert()`` path spent
+    ~30 µs a row building and processing parameter dictionaries, twice what
+    SQLite needs to store the row.
+    """
+
+    def __init__(self, dialect: Dialect) -> None:
+        table = RequestRecordRow.__table__  # type: ignore[attr-defined]
+        quote = dialect.identifier_preparer.quote
+        names = RequestRecord._fields
+        mark = "?" if dialect.paramstyle == "qmark" else "%s"
+        self._head = (
+            f"INSERT INTO {quote(table.name)} ({', '.join(quote(n) for n in names)}) VALUES "
+        )
+        self._row = f"({', '.join(mark for _ in names)})"
+        self._statements: dict[int, str] = {}
+        processors = [table.c[name].type.bind_processor(dialect) for name in names]
+        self._processors = [(i, p) for i, p in enumerate(processors) if p is not None]
+
+    def statements(self, records: list[RequestRecord]) -> Iterator[tuple[str, tuple[Any, ...]]]:
+        """Multi-row INSERTs of at most ``ROWS_PER_STATEMENT`` records each."""
+        for start in range(0, len(records), ROWS_PER_STATEMENT):
+            chunk = records[start : start + ROWS_PER_STATEMENT]
+            sql = self._statements.get(len(chunk))
+            if sql is None:
+                sql = self._statements[len(chunk)] = self._head + ", ".join(
+                    [self._row] * len(chunk)
+                )
+            yield sql, tuple(value for record in chunk for value in self._values(record))
+
+    def _values(self, record: RequestRecord) -> tuple[Any, ...] | list[Any]:
+        if not self._processors:
+            return record
+        row = list(record)
+        for index, process in self._processors:
+            if row[index] is not None:
+                row[index] = process(row[index])
+        return row
 
 
 class RequestRecordRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def add_many(self, rows: list[RequestRecordRow]) -> None:
-        """One Core INSERT for the batch: ~4x cheaper than the ORM unit of work, and it takes
-        rows built with ``model_construct`` (the gateway's hot path, see ``lineage.record``)."""
-        values = [{column: getattr(row, column) for column in _COLUMNS} for row in rows]
-        self.session.execute(insert(RequestRecordRow), values)
+    def add_many(self, records: list[RequestRecord], insert: RecordInsert | None = None) -> None:
+        """One ``executemany`` for the batch, in the session's transaction."""
+        connection = self.session.connection()
+        insert = insert or RecordInsert(connection.dialect)
+        for sql, parameters in insert.statements(records):
+            connection.exec_driver_sql(sql, parameters)
 
     def get(self, request_id: str) -> RequestRecordRow | None:
         return self.session.get(RequestRecordRow, request_id)

@@ -1,18 +1,23 @@
 """BM25 over the bundle's own documents (``bm25s``, English stop words, Snowball stemming).
 
 The index is built in ``__init__``, i.e. once per compiled bundle, and a query
-only tokenises and scores. Passages with no matching term (score 0) are left
-out, so an unrelated question retrieves nothing rather than noise.
+only tokenises and scores. ``bm25s`` (with numpy and scipy.sparse, ~40 MB) is
+imported when the first BM25 bundle is compiled, not by every gateway. Passages
+with no matching term (score 0) are left out, so an unrelated question
+retrieves nothing rather than noise.
 """
 
 from __future__ import annotations
 
-import bm25s
+from typing import TYPE_CHECKING
+
 import httpx
-import Stemmer
 
 from app.bundles.retrieval_spec import Bm25Retrieval
 from app.retrieval.base import Passage
+
+if TYPE_CHECKING:
+    import bm25s
 
 _LANGUAGE = "english"
 _STOPWORDS = "en_plus"  # the NLTK English list: question words too
@@ -22,20 +27,24 @@ class Bm25Retriever:
     kind = "bm25"
 
     def __init__(self, spec: Bm25Retrieval) -> None:
+        import bm25s
+        import Stemmer
+
+        self._bm25s = bm25s
         self.documents = tuple(spec.documents)
         self.top_k = min(spec.top_k, len(self.documents))
         self._stemmer = Stemmer.Stemmer(_LANGUAGE)
-        tokens = bm25s.tokenize(
+        tokens = self._bm25s.tokenize(
             [f"{d.source}\n{d.text}" for d in self.documents],
             stopwords=_STOPWORDS,
             stemmer=self._stemmer,
             show_progress=False,
         )
-        self._index = bm25s.BM25()
+        self._index: bm25s.BM25 = self._bm25s.BM25()
         self._index.index(tokens, show_progress=False)
 
     def search(self, query: str) -> list[Passage]:
-        tokens = bm25s.tokenize(
+        tokens = self._bm25s.tokenize(
             [query],
             stopwords=_STOPWORDS,
             stemmer=self._stemmer,

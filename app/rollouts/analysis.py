@@ -15,10 +15,9 @@ Below the minimum sample the verdict is ``inconclusive`` and the step holds.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
-
-import numpy as np
 
 from app.rollouts.plan import AnalysisSettings, Step
 
@@ -39,17 +38,13 @@ class ArmSample:
     total_tokens: int | None = None  # when only totals are known (shadow answers)
 
     def summary(self) -> dict[str, Any]:
-        lat = np.asarray(self.latencies_ms, dtype=float)
         return {
             "requests": self.requests,
             "errors": self.errors,
             "error_rate": _rate(self.errors, self.requests),
             "blocked": self.blocked,
             "block_rate": _rate(self.blocked, self.requests),
-            "latency_ms": {
-                "p50": round(float(np.percentile(lat, 50)), 3) if lat.size else None,
-                "p95": round(float(np.percentile(lat, 95)), 3) if lat.size else None,
-            },
+            "latency_ms": percentiles(self.latencies_ms),
             "tokens": {
                 "prompt": self.prompt_tokens,
                 "completion": self.completion_tokens,
@@ -229,6 +224,8 @@ def _rate_check(
 def _latency_check(
     candidate: tuple[float, ...], baseline: tuple[float, ...] | None, settings: AnalysisSettings
 ) -> Check:
+    import numpy as np  # lazily, like scipy: only replicas that analyse a rollout need it
+
     cand = np.asarray(candidate, dtype=float)
     if cand.size < MIN_LATENCY_SAMPLES:
         return Check("latency", "pass", f"too few successful candidate requests ({cand.size})")
@@ -270,6 +267,19 @@ def _disagreement_check(sample: ShadowSample, settings: AnalysisSettings) -> Che
     p = float(stats.binomtest(k, n, ceiling, alternative="greater").pvalue)
     detail = f"disagreement rate {rate:.3f} ({k}/{n}) vs ceiling {ceiling:g}, binomial p={p:.4g}"
     return Check("disagreement", "fail" if p < settings.alpha else "pass", detail, round(p, 6))
+
+
+def percentiles(values: Sequence[float]) -> dict[str, float | None]:
+    """p50 and p95 of latencies in ms (numpy's linear interpolation), to the µs."""
+    if not values:
+        return {"p50": None, "p95": None}
+    import numpy as np
+
+    data = np.asarray(values, dtype=float)
+    return {
+        "p50": round(float(np.percentile(data, 50)), 3),
+        "p95": round(float(np.percentile(data, 95)), 3),
+    }
 
 
 def _rate(part: int, whole: int) -> float | None:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from statistics import fmean
 from typing import Any
 
-import numpy as np
 import orjson
 from sqlmodel import Session
 
@@ -13,6 +13,7 @@ from app.registry.bundle_repo import BundleRepository
 from app.registry.rollout_repo import ShadowPairRepository
 from app.registry.service import bundle_ref
 from app.registry.tables import RolloutRow, ShadowPairRow, as_utc
+from app.rollouts.analysis import percentiles
 from app.rollouts.compare import agrees
 from app.rollouts.evidence import canary_samples, shadow_sample, summarize_pairs, total_samples
 from app.rollouts.plan import STATE_COMPLETED, STATE_RUNNING, RolloutPlan
@@ -112,7 +113,7 @@ def report_view(session: Session, row: RolloutRow, limit: int) -> dict[str, Any]
             "baseline": sum(not p.primary_ok for p in pairs),
             "candidate": sum(not p.candidate_ok for p in pairs),
         },
-        "latency_delta_ms": _percentiles([p.latency_delta_ms for p in pairs]),
+        "latency_delta_ms": percentiles([p.latency_delta_ms for p in pairs]),
         "mean_token_delta": _mean([p.token_delta for p in pairs]),
         "most_different": [pair_view(p) for p in sorted(pairs, key=_difference)[:limit]],
     }
@@ -162,14 +163,4 @@ def _share(part: int, whole: int) -> float | None:
 
 def _mean(values: list[float | int | None]) -> float | None:
     present = [v for v in values if v is not None]
-    return round(float(np.mean(present)), 4) if present else None
-
-
-def _percentiles(values: list[float]) -> dict[str, float | None]:
-    if not values:
-        return {"p50": None, "p95": None}
-    data = np.asarray(values, dtype=float)
-    return {
-        "p50": round(float(np.percentile(data, 50)), 3),
-        "p95": round(float(np.percentile(data, 95)), 3),
-    }
+    return round(fmean(present), 4) if present else None

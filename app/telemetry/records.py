@@ -1,8 +1,10 @@
 """Asynchronous, batched request-record writer that outlives database outages.
 
-``submit`` never blocks and never fails a request: a full queue drops the
-record and counts it (``queue_full``). A background task moves records from
-the queue into ``pending`` and writes them in batches in a worker thread.
+``submit`` never blocks and never fails a request: a full intake drops the
+record and counts it (``queue_full``). Submitting costs an append: the
+background task is woken once a batch is full (or the flush interval ends),
+not once per record. It moves records into ``pending`` and writes them in
+batches in a worker thread.
 
 When a write fails because the database is unreachable, the batch goes back
 to the front of ``pending`` and is retried with exponential backoff (up to
@@ -23,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sys
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -30,8 +33,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 
 from app.registry.db import read_session, write_session
-from app.registry.record_repo import RequestRecordRepository
-from app.registry.tables import RequestRecordRow
+from app.registry.record_repo import RecordInsert, RequestRecord, RequestRecordRepository
 from app.telemetry.metrics import Metrics
 
 log = logging.getLogger("pinyard.records")
@@ -43,7 +45,7 @@ RETRY_MIN_S = 0.25
 class _Outcome:
     written: int = 0
     refused: list[tuple[str, str]] = field(default_factory=list)  # (id, why)
-    left: list[RequestRecordRow] = field(default_factory=list)  # to retry
+    left: list[RequestRecord] = field(default_factory=list)  # to retry
     error: SQLAlchemyError | None = None  # why ``left`` is left
 
 
@@ -65,9 +67,14 @@ class RecordWriter:
         self.flush_interval_s = flush_interval_s
         self.buffer_size = buffer_size
         self.retry_max_s = max(retry_max_s, RETRY_MIN_S)
-        self.queue: asyncio.Queue[RequestRecordRow] = asyncio.Queue(maxsize=queue_size)
-        # Taken off the queue, not yet written: failed batches wait here for a retry.
-        self.pending: deque[RequestRecordRow] = deque()
+        self.queue_size = queue_size
+        # Submitted, not yet taken by the background task.
+        self.incoming: deque[RequestRecord] = deque()
+        # Taken, not yet written: failed batches wait here for a retry.
+        self.pending: deque[RequestRecord] = deque()
+        self._arrived = asyncio.Event()
+        self._wake_at = sys.maxsize  # ``incoming`` length that wakes the task
+        self._insert_sql = RecordInsert(engine.dialect)
         self.dropped = 0
         self.last_error: str | None = None  # set while writes are failing
         self._task: asyncio.Task[None] | None = None
@@ -77,14 +84,16 @@ class RecordWriter:
     @property
     def buffered(self) -> int:
         """Records accepted and not yet written."""
-        return len(self.pending) + self.queue.qsize()
+        return len(self.pending) + len(self.incoming)
 
-    def submit(self, record: RequestRecordRow) -> bool:
-        try:
-            self.queue.put_nowait(record)
-        except asyncio.QueueFull:
+    def submit(self, record: RequestRecord) -> bool:
+        incoming = self.incoming
+        if len(incoming) >= self.queue_size:
             self._drop(1, "queue_full")
             return False
+        incoming.append(record)
+        if len(incoming) >= self._wake_at:
+            self._arrived.set()
         return True
 
     def start(self) -> None:
@@ -104,7 +113,7 @@ class RecordWriter:
         deadline = loop.time() + timeout_s
         delay = RETRY_MIN_S
         while True:
-            self._pend(self._take(self.queue.qsize()))
+            self._pend(self._take(len(self.incoming)))
             if not self.pending:
                 break
             if await self._write_next():
@@ -136,32 +145,30 @@ class RecordWriter:
 
     async def _gather(self) -> None:
         """Wait for a record, then for a full batch or the flush interval."""
-        self._pend([await self.queue.get()])
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.flush_interval_s
-        while len(self.pending) < self.batch_size:
-            self._pend(self._take(self.batch_size - len(self.pending)))
-            remaining = deadline - loop.time()
-            if len(self.pending) >= self.batch_size or remaining <= 0:
-                return
-            try:
-                async with asyncio.timeout(remaining):
-                    record = await self.queue.get()
-            except TimeoutError:
-                return
-            self._pend([record])
+        await self._wait_for(1)
+        deadline = asyncio.get_running_loop().time() + self.flush_interval_s
+        await self._wait_for(self.batch_size, deadline)
+        self._pend(self._take(self.batch_size))
 
     async def _backoff(self, delay: float) -> None:
         """Sleep before a retry, moving new records into the bounded buffer meanwhile."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + delay
-        while (remaining := deadline - loop.time()) > 0:
+        deadline = asyncio.get_running_loop().time() + delay
+        while await self._wait_for(1, deadline):
+            self._pend(self._take(len(self.incoming)))
+
+    async def _wait_for(self, count: int, deadline: float | None = None) -> bool:
+        """Until ``incoming`` holds ``count`` records (True) or ``deadline`` passes (False)."""
+        while len(self.incoming) < count:
+            self._wake_at = count
+            self._arrived.clear()
             try:
-                async with asyncio.timeout(remaining):
-                    record = await self.queue.get()
+                async with asyncio.timeout_at(deadline):
+                    await self._arrived.wait()
             except TimeoutError:
-                return
-            self._pend([record, *self._take(self.queue.qsize())])
+                return False
+            finally:
+                self._wake_at = sys.maxsize
+        return True
 
     # -- writing --------------------------------------------------------------------
 
@@ -198,7 +205,7 @@ class RecordWriter:
             self.last_error = None
         return True
 
-    def _write_sync(self, batch: list[RequestRecordRow]) -> _Outcome:
+    def _write_sync(self, batch: list[RequestRecord]) -> _Outcome:
         """Write ``batch`` (worker thread); say what was written, refused and is left."""
         try:
             self._insert(batch)
@@ -208,7 +215,7 @@ class RecordWriter:
             return _Outcome(left=batch, error=exc)
         return _Outcome(written=len(batch))
 
-    def _write_rows(self, batch: list[RequestRecordRow]) -> _Outcome:
+    def _write_rows(self, batch: list[RequestRecord]) -> _Outcome:
         """One transaction per row, so one refused row cannot hold the others back."""
         outcome = _Outcome()
         for index, row in enumerate(batch):
@@ -223,9 +230,9 @@ class RecordWriter:
                 break
         return outcome
 
-    def _insert(self, rows: list[RequestRecordRow]) -> None:
+    def _insert(self, rows: list[RequestRecord]) -> None:
         with write_session(self.engine, registry_lock=False) as session:
-            RequestRecordRepository(session).add_many(rows)
+            RequestRecordRepository(session).add_many(rows, self._insert_sql)
 
     def _stored(self, request_id: str) -> bool:
         with read_session(self.engine) as session:
@@ -233,16 +240,11 @@ class RecordWriter:
 
     # -- the bounded buffer -----------------------------------------------------------
 
-    def _take(self, limit: int) -> list[RequestRecordRow]:
-        batch: list[RequestRecordRow] = []
-        while len(batch) < limit:
-            try:
-                batch.append(self.queue.get_nowait())
-            except asyncio.QueueEmpty:
-                break
-        return batch
+    def _take(self, limit: int) -> list[RequestRecord]:
+        incoming = self.incoming
+        return [incoming.popleft() for _ in range(min(limit, len(incoming)))]
 
-    def _pend(self, records: list[RequestRecordRow]) -> None:
+    def _pend(self, records: list[RequestRecord]) -> None:
         self.pending.extend(records)
         self._trim()
 

@@ -10,6 +10,7 @@ import openai
 import pytest
 
 from app.main import create_app
+from app.registry.record_repo import RequestRecord
 from app.registry.tables import RequestRecordRow
 from app.telemetry.records import RecordWriter
 from tests.conftest import (
@@ -155,7 +156,7 @@ async def test_a_full_record_queue_never_blocks_or_fails_requests(
     metrics = (await admin.get("/metrics")).text
     assert 'pinyard_request_records_dropped_total{reason="queue_full"} 4.0' in metrics
     await ctx.records.close()  # a clean stop flushes what was queued
-    assert ctx.records.queue.empty()
+    assert not ctx.records.incoming
 
 
 async def test_record_writer_flushes_on_close(app: Any) -> None:
@@ -166,7 +167,7 @@ async def test_record_writer_flushes_on_close(app: Any) -> None:
     writer.start()
     for i in range(5):
         writer.submit(
-            RequestRecordRow(
+            RequestRecord(
                 id=f"req_{i}",
                 created_at=datetime.now(UTC),
                 environment="dev",
@@ -182,3 +183,40 @@ async def test_health_and_readiness(admin: httpx.AsyncClient) -> None:
     assert (await admin.get("/healthz")).json() == {"status": "ok"}
     ready = await admin.get("/readyz")
     assert ready.status_code == 200 and ready.json()["status"] == "ready"
+
+
+def test_a_request_record_has_every_column_of_request_records() -> None:
+    columns = {column.name for column in RequestRecordRow.__table__.columns}  # type: ignore[attr-defined]
+    assert set(RequestRecord._fields) == columns
+
+
+async def test_a_written_record_reads_back_field_for_field(app: Any) -> None:
+    ctx = app.state.ctx
+    writer = RecordWriter(
+        ctx.engine, ctx.metrics, queue_size=10, batch_size=10, flush_interval_s=10
+    )
+    writer.start()
+    created = datetime(2026, 11, 22, 10, 30, 15, 123456, tzinfo=UTC)
+    writer.submit(
+        RequestRecord(
+            id="req_roundtrip",
+            created_at=created,
+            environment="dev",
+            endpoint="chat.completions",
+            status=502,
+            alias="support-chat",
+            stream=True,
+            attempts='[{"model": "fake/echo", "ok": false}]',
+            latency_ms=1.5,
+            error="upstream failed",
+            guardrail_blocked=True,
+            rollout_step=2,
+        )
+    )
+    await writer.close()
+    stored = ctx.registry.request_record("req_roundtrip")
+    assert stored["created_at"] == created.isoformat()
+    assert stored["stream"] is True and stored["guardrail_blocked"] is True
+    assert stored["attempts"] == [{"model": "fake/echo", "ok": False}]
+    assert (stored["status"], stored["latency_ms"], stored["rollout_step"]) == (502, 1.5, 2)
+    assert stored["error"] == "upstream failed" and stored["request_body"] is None

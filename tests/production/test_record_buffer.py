@@ -17,12 +17,12 @@ import pytest
 from sqlalchemy.exc import DataError, OperationalError
 
 from app.errors import NotFoundError
-from app.registry.tables import RequestRecordRow
+from app.registry.record_repo import RequestRecord
 from app.telemetry.records import RecordWriter
 
 
-def _row(request_id: str) -> RequestRecordRow:
-    return RequestRecordRow(
+def _row(request_id: str) -> RequestRecord:
+    return RequestRecord(
         id=request_id,
         created_at=datetime.now(UTC),
         environment="dev",
@@ -38,7 +38,7 @@ class Outage:
         self.down = True
         real = writer._insert
 
-        def insert(rows: list[RequestRecordRow]) -> None:
+        def insert(rows: list[RequestRecord]) -> None:
             if self.down:
                 raise OperationalError("INSERT INTO request_records", {}, ConnectionRefusedError())
             real(rows)
@@ -123,7 +123,7 @@ async def test_a_row_the_database_refuses_does_not_hold_back_the_others(
     writer = app.state.ctx.records = _writer(app)
     real = writer._insert
 
-    def insert(rows: list[RequestRecordRow]) -> None:
+    def insert(rows: list[RequestRecord]) -> None:
         if any(row.id == "req_bad" for row in rows):
             raise DataError("INSERT INTO request_records", {}, ValueError("value too long"))
         real(rows)
@@ -165,7 +165,7 @@ async def test_close_during_a_write_waits_for_it_and_flushes_the_rest(
     writing = asyncio.Event()
     loop = asyncio.get_running_loop()
 
-    def slow_insert(rows: list[RequestRecordRow]) -> None:
+    def slow_insert(rows: list[RequestRecord]) -> None:
         loop.call_soon_threadsafe(writing.set)
         asyncio.run_coroutine_threadsafe(asyncio.sleep(0.2), loop).result()
         real(rows)
