@@ -11,10 +11,11 @@ the request records, and the process exits 0.
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import signal
 from types import FrameType
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 import uvicorn
@@ -65,7 +66,16 @@ def _run(host: str, port: int, workers: int | None, settings: Settings) -> None:
         port=port,
         workers=workers,
         loop="uvloop" if _available("uvloop") else "asyncio",
-        http="httptools" if _available("httptools") else "h11",
+        http=_http_protocol(),
         log_config=log_config(settings.log_format, settings.log_level),
         timeout_graceful_shutdown=settings.shutdown_grace_s,
     )
+
+
+def _http_protocol() -> type[asyncio.Protocol] | Literal["h11"]:
+    """httptools with each answer's head and body in one write (``http_protocol``)."""
+    if not _available("httptools"):
+        return "h11"
+    from app.gateway.http_protocol import CoalescingHttpToolsProtocol
+
+    return CoalescingHttpToolsProtocol

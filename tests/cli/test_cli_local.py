@@ -10,6 +10,7 @@ import pytest
 import uvicorn
 
 from app.cli.db import masked
+from app.gateway.http_protocol import CoalescingHttpToolsProtocol
 from tests.cli.helpers import Invoke
 
 
@@ -22,7 +23,7 @@ def test_serve_runs_the_factory(invoke: Invoke, monkeypatch: pytest.MonkeyPatch)
     assert args == ("app.main:create_app",)
     wiring = {"factory": True, "host": "0.0.0.0", "port": 9000, "workers": 4}
     assert {key: kwargs[key] for key in wiring} == wiring
-    assert (kwargs["loop"], kwargs["http"]) == ("uvloop", "httptools")
+    assert (kwargs["loop"], kwargs["http"]) == ("uvloop", CoalescingHttpToolsProtocol)
     assert kwargs["timeout_graceful_shutdown"] == 10
     assert kwargs["log_config"]["formatters"]["pinyard"]["()"].endswith("JsonFormatter")
 
