@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -55,47 +54,59 @@ async def test_the_head_joins_the_body_or_leaves_on_the_next_turn() -> None:
     assert closing.writes == [b"HEAD"] and closing.closed
 
 
-async def _app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-    if scope["type"] != "http":
-        return
-    slow = scope["path"] == "/slow"
-    headers = [(b"content-type", b"text/plain")]
-    if not slow:
-        headers.append((b"content-length", b"5"))
-    await send({"type": "http.response.start", "status": 200, "headers": headers})
-    if slow:  # a stream whose first event takes a while: the head must not wait for it
-        await asyncio.sleep(0.5)
-        await send({"type": "http.response.body", "body": b"late", "more_body": True})
-        await send({"type": "http.response.body", "body": b"", "more_body": False})
-    else:
-        await send({"type": "http.response.body", "body": b"hello"})
+class _App:
+    """``/`` answers at once; ``/slow`` sends its head, then its body once the test saw the head."""
+
+    def __init__(self) -> None:
+        self.head_seen = asyncio.Event()
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        slow = scope["path"] == "/slow"
+        headers = [(b"content-type", b"text/plain")]
+        if not slow:
+            headers.append((b"content-length", b"5"))
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        if slow:
+            await self.head_seen.wait()
+            await send({"type": "http.response.body", "body": b"late", "more_body": True})
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        else:
+            await send({"type": "http.response.body", "body": b"hello"})
 
 
 @pytest.fixture
-async def served() -> AsyncIterator[str]:
+async def served() -> AsyncIterator[tuple[str, _App]]:
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(_app, http=CoalescingHttpToolsProtocol, log_level="warning")
+    app = _App()
+    config = uvicorn.Config(app, http=CoalescingHttpToolsProtocol, log_level="warning")
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started:
         await asyncio.sleep(0.01)
     try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}", app
     finally:
-        server.should_exit = True
+        app.head_seen.set()  # never leave /slow hanging, even when the test failed
+        server.should_exit = server.force_exit = True
         with contextlib.suppress(asyncio.CancelledError):
-            await task
+            async with asyncio.timeout(10):
+                await task
 
 
-async def test_answers_over_keep_alive_and_a_head_without_a_body_yet(served: str) -> None:
-    async with httpx.AsyncClient(base_url=served) as client:
+async def test_answers_over_keep_alive_and_a_head_without_a_body_yet(
+    served: tuple[str, _App],
+) -> None:
+    base, app = served
+    async with httpx.AsyncClient(base_url=base) as client:
         for _ in range(3):
             answer = await client.get("/")
             assert answer.status_code == 200 and answer.text == "hello"
-        started = time.perf_counter()
-        async with client.stream("GET", "/slow") as response:
-            head_after = time.perf_counter() - started
-            assert response.status_code == 200
-            assert await response.aread() == b"late"
-        assert head_after < 0.4  # the head came before the body was ready
+        # A head held back until the body would never arrive: the wait fails instead.
+        async with asyncio.timeout(10):
+            async with client.stream("GET", "/slow") as response:
+                assert response.status_code == 200
+                app.head_seen.set()
+                assert await response.aread() == b"late"
