@@ -24,7 +24,7 @@ from bench.procs import Processes, free_port, rss_mb, wait_until
 from bench.upstream import MODEL
 
 ADMIN_TOKEN = "bench-admin-token-0123456789"
-PINNED = "openai/gpt-4o-2024-11-20"
+PINNED = "openai/gpt-5.4-2026-03-05"  # no announced retirement: no deprecation headers or refusals
 USER = [{"role": "user", "content": "Hello! Where is my order 1234? Reach me at ada@example.com."}]
 STREAM_EXTRA = {"stream": True, "stream_options": {"include_usage": True}}
 

@@ -79,12 +79,12 @@ class RecordWriter:
         self.last_error: str | None = None  # set while writes are failing
         self._task: asyncio.Task[None] | None = None
         self._closing = False
-        self._writing = False
+        self._writing = 0  # records in the batch being written now
 
     @property
     def buffered(self) -> int:
-        """Records accepted and not yet written."""
-        return len(self.pending) + len(self.incoming)
+        """Records accepted and not yet written (the batch being written included)."""
+        return len(self.pending) + len(self.incoming) + self._writing
 
     def submit(self, record: RequestRecord) -> bool:
         incoming = self.incoming
@@ -177,11 +177,11 @@ class RecordWriter:
         batch = [self.pending.popleft() for _ in range(min(self.batch_size, len(self.pending)))]
         if not batch:
             return True
-        self._writing = True
+        self._writing = len(batch)
         try:
             outcome = await asyncio.to_thread(self._write_sync, batch)
         finally:
-            self._writing = False
+            self._writing = 0
         if outcome.written:
             self.metrics.records_written.inc(outcome.written)
         for row_id, problem in outcome.refused:
