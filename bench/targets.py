@@ -24,7 +24,11 @@ from bench.procs import Processes, free_port, rss_mb, wait_until
 from bench.upstream import MODEL
 
 ADMIN_TOKEN = "bench-admin-token-0123456789"
-PINNED = "openai/gpt-5.4-2026-03-05"  # no announced retirement: no deprecation headers or refusals
+PINNED = "openai/gpt-4o-2024-11-20"  # a model LiteLLM serves on its plain OpenAI path
+# litellm's map retires PINNED on 2027-01-14: past its warning window Pinyard would add
+# deprecation headers to every answer, past that date it would refuse the bundle. The
+# benchmark measures the data plane, so its gateways clear those dates (as the tests do).
+CALENDAR_NEUTRAL = f"- model: {PINNED}\n  deprecation_date: null\n  shutdown_date: null\n"
 USER = [{"role": "user", "content": "Hello! Where is my order 1234? Reach me at ada@example.com."}]
 STREAM_EXTRA = {"stream": True, "stream_options": {"include_usage": True}}
 
@@ -62,9 +66,12 @@ def _serve_command(port: int) -> list[str]:
 
 
 def _pinyard_env(workdir: Path, upstream: Target, extra: dict[str, str]) -> dict[str, str]:
+    deprecations = workdir / "bench-deprecations.yaml"
+    deprecations.write_text(CALENDAR_NEUTRAL)
     env = dict(os.environ)
     env.update(
         {
+            "PINYARD_DEPRECATIONS_FILE": str(deprecations),
             "PINYARD_DATABASE_URL": f"sqlite:///{workdir}/pinyard.db",
             "PINYARD_ADMIN_TOKEN": ADMIN_TOKEN,
             "PINYARD_ENVIRONMENT": "dev",

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import httptools
 import orjson
 
-MODEL = "gpt-5.4-2026-03-05"
+MODEL = "gpt-4o-2024-11-20"
 WORDS = ("Hello", " from", " the", " fake", " upstream", ":", " all", " good.")
 USAGE = {"prompt_tokens": 12, "completion_tokens": len(WORDS), "total_tokens": 12 + len(WORDS)}
 
