@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import Column, DateTime, Text, UniqueConstraint, false
+from sqlalchemy import Column, DateTime, Index, Text, UniqueConstraint, false
 from sqlmodel import Field, SQLModel
 
 
@@ -94,6 +94,12 @@ class RegistryStateRow(SQLModel, table=True):
 
 class RequestRecordRow(SQLModel, table=True):
     __tablename__ = "request_records"
+    # The rollout analysis reads one arm of one step, newest first (migration 0008).
+    __table_args__ = (
+        Index(
+            "ix_request_records_rollout_sample", "rollout_id", "rollout_step", "arm", "created_at"
+        ),
+    )
 
     id: str = Field(max_length=64, primary_key=True)
     created_at: datetime = Field(sa_column=_ts(index=True))
@@ -126,7 +132,7 @@ class RequestRecordRow(SQLModel, table=True):
     retrieved_sources: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     retrieval_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     # Rollouts (migration 0006): which rollout, arm and step served the request.
-    rollout_id: str | None = Field(default=None, max_length=40, index=True)
+    rollout_id: str | None = Field(default=None, max_length=40)
     arm: str | None = Field(default=None, max_length=16)
     rollout_step: int | None = None
 
