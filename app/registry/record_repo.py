@@ -17,8 +17,8 @@ class RequestRecord(NamedTuple):
     """One request's record as the gateway hands it to the writer.
 
     A tuple, not a ``RequestRecordRow``: building one costs ~1 µs on the hot path
-    (the SQLModel instance ~10 µs), and it goes to the database as it is, one
-    ``executemany`` row per record (``RecordInsert``). Fields are the columns of
+    (the SQLModel instance ~10 µs), and its values go to the database as they are,
+    in field order (``RecordInsert``). Fields are the columns of
     ``request_records``; a test holds the two together.
     """
 
@@ -62,10 +62,10 @@ ROWS_PER_STATEMENT = 300
 class RecordInsert:
     """The batch INSERT for one dialect, prepared once.
 
-    The DBAPI's own ``executemany`` with each column's bind processor (SQLite
-    stores datetimes as text) applied by hand: the Core ``insert()`` path spent
-    ~30 µs a row building and processing parameter dictionaries, twice what
-    SQLite needs to store the row.
+    Multi-row ``INSERT ... VALUES`` statements sent as they are through the DBAPI,
+    with each column's bind processor (SQLite stores datetimes as text) applied
+    by hand: the Core ``insert()`` path spent ~30 µs a row building and
+    processing parameter dictionaries, twice what SQLite needs to store the row.
     """
 
     def __init__(self, dialect: Dialect) -> None:
@@ -106,10 +106,9 @@ class RequestRecordRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def add_many(self, records: list[RequestRecord], insert: RecordInsert | None = None) -> None:
-        """One ``executemany`` for the batch, in the session's transaction."""
+    def add_many(self, records: list[RequestRecord], insert: RecordInsert) -> None:
+        """The batch in a few multi-row INSERTs, in the session's transaction."""
         connection = self.session.connection()
-        insert = insert or RecordInsert(connection.dialect)
         for sql, parameters in insert.statements(records):
             connection.exec_driver_sql(sql, parameters)
 

@@ -9,15 +9,10 @@ retrieves nothing rather than noise.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import httpx
 
 from app.bundles.retrieval_spec import Bm25Retrieval
 from app.retrieval.base import Passage
-
-if TYPE_CHECKING:
-    import bm25s
 
 _LANGUAGE = "english"
 _STOPWORDS = "en_plus"  # the NLTK English list: question words too
@@ -30,21 +25,22 @@ class Bm25Retriever:
         import bm25s
         import Stemmer
 
-        self._bm25s = bm25s
         self.documents = tuple(spec.documents)
         self.top_k = min(spec.top_k, len(self.documents))
         self._stemmer = Stemmer.Stemmer(_LANGUAGE)
-        tokens = self._bm25s.tokenize(
+        tokens = bm25s.tokenize(
             [f"{d.source}\n{d.text}" for d in self.documents],
             stopwords=_STOPWORDS,
             stemmer=self._stemmer,
             show_progress=False,
         )
-        self._index: bm25s.BM25 = self._bm25s.BM25()
+        self._index = bm25s.BM25()
         self._index.index(tokens, show_progress=False)
 
     def search(self, query: str) -> list[Passage]:
-        tokens = self._bm25s.tokenize(
+        import bm25s
+
+        tokens = bm25s.tokenize(
             [query],
             stopwords=_STOPWORDS,
             stemmer=self._stemmer,

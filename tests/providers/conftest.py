@@ -1,4 +1,4 @@
-"""Fixtures for provider tests: a respx-mocked OpenAI-compatible upstream.
+"""Fixtures for provider tests: a respx-mocked OpenAI-compatible upstream, and a real one.
 
 litellm talks through an aiohttp transport by default, which respx cannot
 see; ``DISABLE_AIOHTTP_TRANSPORT`` switches it to plain httpx.
@@ -6,6 +6,7 @@ see; ``DISABLE_AIOHTTP_TRANSPORT`` switches it to plain httpx.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -13,6 +14,8 @@ from typing import Any
 import httpx
 import pytest
 import respx
+
+from bench.upstream import Answers, _Connection
 
 UPSTREAM = "http://upstream.test/v1"
 UPSTREAM_KEY = "sk-upstream-test-key"
@@ -90,3 +93,17 @@ def error(status: int, message: str, *, code: str | None = None, **headers: str)
         "error": {"message": message, "type": "invalid_request_error", "param": None, "code": code}
     }
     return httpx.Response(status, json=body, headers=headers)
+
+
+async def fake_upstream(delay_s: float = 0.0) -> tuple[asyncio.Server, str, list[_Connection]]:
+    """The benchmark's fake upstream on loopback: the server, its base URL, its connections."""
+    connections: list[_Connection] = []
+
+    def factory() -> _Connection:
+        connection = _Connection(Answers(), delay_s)
+        connections.append(connection)
+        return connection
+
+    server = await asyncio.get_running_loop().create_server(factory, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    return server, f"http://127.0.0.1:{port}/v1", connections

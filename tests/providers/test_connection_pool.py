@@ -14,22 +14,9 @@ import pytest
 
 from app.providers.asyncio_backend import AsyncioBackend
 from app.providers.upstream_pool import ConnectionPool, UpstreamPool, _ssl_context
-from bench.upstream import Answers, _Connection
+from tests.providers.conftest import fake_upstream
 
 BODY = orjson.dumps({"model": "m", "messages": [{"role": "user", "content": "hi"}]})
-
-
-async def _server(delay_s: float) -> tuple[asyncio.Server, str, list[_Connection]]:
-    connections: list[_Connection] = []
-
-    def factory() -> _Connection:
-        connection = _Connection(Answers(), delay_s)
-        connections.append(connection)
-        return connection
-
-    server = await asyncio.get_running_loop().create_server(factory, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    return server, f"http://127.0.0.1:{port}/v1", connections
 
 
 def _pool(base: str, *, max_connections: int = 4, keepalive: float = 30.0) -> ConnectionPool:
@@ -59,7 +46,7 @@ async def _post(pool: ConnectionPool, base: str, *, pool_timeout: float = 5.0) -
 
 
 async def test_callers_past_the_limit_wait_in_turn_and_connections_are_reused() -> None:
-    server, base, seen = await _server(0.03)
+    server, base, seen = await fake_upstream(0.03)
     pool = _pool(base, max_connections=2)
     try:
         statuses = await asyncio.gather(*(_post(pool, base) for _ in range(8)))
@@ -73,7 +60,7 @@ async def test_callers_past_the_limit_wait_in_turn_and_connections_are_reused() 
 
 
 async def test_a_caller_that_waits_too_long_gets_a_pool_timeout_and_leaks_nothing() -> None:
-    server, base, seen = await _server(0.3)
+    server, base, seen = await fake_upstream(0.3)
     pool = _pool(base, max_connections=1)
     try:
         slow = asyncio.create_task(_post(pool, base))
@@ -89,7 +76,7 @@ async def test_a_caller_that_waits_too_long_gets_a_pool_timeout_and_leaks_nothin
 
 
 async def test_a_cancelled_waiter_hands_its_turn_on() -> None:
-    server, base, _ = await _server(0.1)
+    server, base, _ = await fake_upstream(0.1)
     pool = _pool(base, max_connections=1)
     try:
         busy = asyncio.create_task(_post(pool, base))
@@ -106,7 +93,7 @@ async def test_a_cancelled_waiter_hands_its_turn_on() -> None:
 
 
 async def test_idle_connections_expire_and_server_closed_ones_are_replaced() -> None:
-    server, base, seen = await _server(0.0)
+    server, base, seen = await fake_upstream(0.0)
     pool = _pool(base, keepalive=0.05)
     try:
         await _post(pool, base)
@@ -142,7 +129,7 @@ async def test_a_failed_exchange_frees_its_slot() -> None:
 
 
 async def test_a_closed_pool_refuses_new_requests() -> None:
-    server, base, _ = await _server(0.0)
+    server, base, _ = await fake_upstream(0.0)
     upstream = UpstreamPool(base)
     try:
         reply = await upstream.post("/chat/completions", BODY, [], 5.0)

@@ -15,21 +15,14 @@ from app.errors import ProviderError
 from app.providers.base import ProviderCall
 from app.providers.openai_direct import OpenAIDirectProvider
 from app.providers.upstream_sse import SSEDecoder
-from bench.upstream import WORDS, Answers, _Connection
+from bench.upstream import WORDS, _Connection
+from tests.providers.conftest import fake_upstream
 
 
 @pytest.fixture
 async def loopback(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[list[_Connection]]:
-    connections: list[_Connection] = []
-
-    def factory() -> _Connection:
-        connection = _Connection(Answers(), 0.0)
-        connections.append(connection)
-        return connection
-
-    server = await asyncio.get_running_loop().create_server(factory, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    monkeypatch.setenv("OPENAI_BASE_URL", f"http://127.0.0.1:{port}/v1")
+    server, base, connections = await fake_upstream()
+    monkeypatch.setenv("OPENAI_BASE_URL", base)
     monkeypatch.setenv("OPENAI_API_KEY", "sk-loopback")
     try:
         yield connections
