@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from app.cli.client import AdminClient, path
+from app.cli.admin_client import AdminClient, path
 from app.cli.output import JsonFlag, fields, print_json, table
 from app.cli.token import ExpiresIn, Quiet, Reason, expires_at, print_secret
 

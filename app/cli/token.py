@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-from app.cli.client import AdminClient, path
+from app.cli.admin_client import AdminClient, path
 from app.cli.output import JsonFlag, fail, fields, print_json, table, warn
 
 app = typer.Typer(help="Admin tokens: named principals with a role.", no_args_is_help=True)

@@ -15,16 +15,16 @@ from typing import Any
 from sqlalchemy import Engine
 
 from app.governance.alias_changes import ALIAS_SET, AliasGovernance
+from app.governance.alias_evidence import EvidenceService
 from app.governance.caller import CallerAuth
 from app.governance.changes import ChangeService
 from app.governance.denials import DenialRecorder
-from app.governance.evidence import EvidenceService
 from app.governance.keys import KeyService
 from app.governance.ratelimit import RateLimiter
 from app.governance.ratelimit_stores import STORE_ERRORS, make_store
 from app.governance.retention import RetentionJob
 from app.governance.tokens import TokenService
-from app.registry.service import RegistryService
+from app.registry.writes import RegistryService
 from app.settings import Settings
 
 
