@@ -3,7 +3,9 @@
 Planning a candidate runs its bundle's input guardrails and retrieval
 (``app.gateway.prepare``); the answer then goes through the served bundle's
 output guardrails (a streamed one is held and checked first, see
-``app.guardrails.stream``).
+``app.guardrails.stream``). During a rollout's shadow step a sampled request's
+answer passes through the shadow wrapper (``app.rollouts.shadow_tap``), which
+hands it on untouched and replays the request on the candidate afterwards.
 
 Nothing here reads the database: resolution uses the in-memory snapshot and the
 record goes to the asynchronous writer.
@@ -109,8 +111,6 @@ class ChatPipeline:
                 resolution.route,
             )
             lineage.rollout, lineage.arm = resolution.rollout, resolution.arm
-            if resolution.rollout is not None and resolution.rollout.shadowing:
-                lineage.shadow_body = body  # replayed on the candidate after the answer
             if resolution.bundle.compiled.spec.kind != "chat":
                 raise BadRequestError(
                     f"{model!r} serves an embedding model; call /v1/embeddings", param="model"
@@ -119,16 +119,15 @@ class ChatPipeline:
             if self.ctx.settings.log_payloads:
                 lineage.request_body = body
             candidates = self._candidates(resolution, body, stream, lineage)
+            shadow = self.ctx.rollouts.shadow.tap(
+                resolution.rollout, lineage.request_id, body, lineage.started
+            )
             if stream:
-                return await self._stream(lineage, candidates)
-            served, response = await complete_with_fallbacks(
-                self.ctx.providers, candidates, lineage.attempts
-            )
-            self._served(lineage, served.index, served.key, served.planned)
-            lineage.usage = response.get("usage")
-            response = check_completion(
-                served.key.compiled.guardrails, response, lineage.guardrails
-            )
+                opening = self._open_stream(lineage, candidates)
+                chunks = await (opening if shadow is None else shadow.stream(opening))
+                return ChatResult(lineage, chunks=self._tracked(lineage, chunks))
+            answer = self._complete(lineage, candidates)
+            response = await (answer if shadow is None else shadow.complete(answer))
         except PinyardError as exc:
             lineage.fail(exc)
             finish(self.ctx, lineage)
@@ -173,9 +172,21 @@ class ChatPipeline:
         if index > 0:
             lineage.route = ROUTE_FALLBACK
 
-    async def _stream(
+    async def _complete(
         self, lineage: Lineage, candidates: list[Candidate[ServedBundle, ChatPlan]]
-    ) -> ChatResult:
+    ) -> dict[str, Any]:
+        """The provider step: the first candidate that answers, then its output guardrails."""
+        served, response = await complete_with_fallbacks(
+            self.ctx.providers, candidates, lineage.attempts
+        )
+        self._served(lineage, served.index, served.key, served.planned)
+        lineage.usage = response.get("usage")
+        return check_completion(served.key.compiled.guardrails, response, lineage.guardrails)
+
+    async def _open_stream(
+        self, lineage: Lineage, candidates: list[Candidate[ServedBundle, ChatPlan]]
+    ) -> AsyncIterator[dict[str, Any]]:
+        """The provider step, streamed: fallbacks until the first chunk, then output guardrails."""
         # Everything up to the first chunk can still fail with a proper status code.
         served, chunks = await stream_with_fallbacks(
             self.ctx.providers, candidates, lineage.attempts
@@ -184,13 +195,12 @@ class ChatPipeline:
         guardrails = served.key.compiled.guardrails
         if guardrails.output:
             chunks = guarded_stream(guardrails, chunks, lineage.guardrails)
-        return ChatResult(lineage, chunks=self._tracked(lineage, chunks))
+        return chunks
 
     async def _tracked(
         self, lineage: Lineage, chunks: AsyncIterator[dict[str, Any]]
     ) -> AsyncGenerator[dict[str, Any], None]:
-        keep = self.ctx.settings.log_payloads or lineage.shadow_body is not None
-        collected: list[dict[str, Any]] | None = [] if keep else None
+        collected: list[dict[str, Any]] | None = [] if self.ctx.settings.log_payloads else None
         try:
             async for chunk in chunks:
                 lineage.mark_first_token()

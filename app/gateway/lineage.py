@@ -82,10 +82,9 @@ class Lineage:
     retrieval_error: str | None = None
     # request_body is the client's body as the input guardrails left it.
     payload_guarded: bool = False
-    # During a rollout: which one, which arm served, and the body to shadow (if due).
+    # During a rollout: which one and which arm served.
     rollout: ActiveRollout | None = None
     arm: str | None = None
-    shadow_body: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         # Every endpoint's log lines about this request carry its id.
@@ -195,4 +194,4 @@ def finish(ctx: AppContext, lineage: Lineage) -> None:
         kind, on_error = (retrieval.kind, retrieval.on_error) if retrieval else ("", "")
         ctx.metrics.retrieval_errors.labels(*where, kind, on_error).inc()
     ctx.records.submit(lineage.record(log_payloads=ctx.settings.log_payloads))
-    ctx.rollouts.observe(lineage)  # per-arm metrics; hands the answer to the shadow runner
+    ctx.rollouts.count(lineage)  # per-arm metrics of a rollout

@@ -1,9 +1,10 @@
 """What a gateway process runs for rollouts: the service, the shadow runner, the loop.
 
-The request path touches only ``observe``: at the end of a request it counts the
-arm's metrics and hands a finished primary to the shadow runner, both without
-waiting on anything. The analysis loop runs in the background of every
-replica, but only the lease holder decides.
+The request path touches two things, neither of which waits on anything: the
+shadow runner's ``tap`` (which wraps a sampled request's answer during a shadow
+step) and, at the end of every request of a rollout's arm, ``count``. The
+analysis loop runs in the background of every replica, but only the lease
+holder decides.
 """
 
 from __future__ import annotations
@@ -21,9 +22,8 @@ from app.registry.compiled import PrepareChat
 from app.registry.snapshot import ActiveRollout
 from app.registry.tables import utcnow
 from app.registry.writes import RegistryService
-from app.rollouts.compare import Answer, answer_text, usage_tokens
 from app.rollouts.loop import AnalysisLoop
-from app.rollouts.shadow import Primary, ShadowRunner
+from app.rollouts.shadow import ShadowRunner
 from app.rollouts.transitions import RolloutService
 from app.settings import Settings
 from app.telemetry.metrics import Metrics
@@ -37,15 +37,11 @@ CLIENT_GONE = 499
 class FinishedRequest(Protocol):
     """What a finished request tells its rollout (``app.gateway.lineage.Lineage``)."""
 
-    request_id: str
     rollout: ActiveRollout | None
     arm: str | None
     status: int
-    error: str | None
     guardrail_blocked: bool
     usage: dict[str, Any] | None
-    response_body: Any
-    shadow_body: dict[str, Any] | None
 
     def elapsed_ms(self) -> float: ...
 
@@ -96,33 +92,23 @@ class RolloutRuntime:
         )
         return cls(service, shadow, loop, metrics, run_loop=settings.rollout_analysis)
 
-    def observe(self, lineage: FinishedRequest) -> None:
-        """Count a finished request of a rollout's arm; offer it for shadowing."""
-        rollout, arm = lineage.rollout, lineage.arm
-        if rollout is None or arm is None or lineage.status == CLIENT_GONE:
+    def count(self, request: FinishedRequest) -> None:
+        """Count a finished request of a rollout's arm (the analysis reads the records)."""
+        rollout, arm = request.rollout, request.arm
+        if rollout is None or arm is None or request.status == CLIENT_GONE:
             return
         where = (rollout.environment, rollout.alias)
-        blocked = lineage.guardrail_blocked
-        outcome = "blocked" if blocked else "error" if lineage.status >= 400 else "ok"
+        blocked = request.guardrail_blocked
+        outcome = "blocked" if blocked else "error" if request.status >= 400 else "ok"
         m = self.metrics
         m.rollout_requests.labels(*where, arm, outcome).inc()
-        m.rollout_latency.labels(*where, arm).observe(lineage.elapsed_ms() / 1000)
+        m.rollout_latency.labels(*where, arm).observe(request.elapsed_ms() / 1000)
         m.rollout_weight.labels(*where).set(rollout.weight)
-        usage: dict[str, Any] = lineage.usage or {}
+        usage: dict[str, Any] = request.usage or {}
         for kind in ("prompt", "completion"):
             tokens = usage.get(f"{kind}_tokens")
             if isinstance(tokens, int) and tokens > 0:
                 m.rollout_tokens.labels(*where, arm, kind).inc(tokens)
-        if lineage.shadow_body is not None and rollout.shadowing:
-            ok = lineage.status < 400 and not blocked
-            answer = Answer(
-                ok=ok,
-                text=answer_text(lineage.response_body) if ok else None,
-                latency_ms=lineage.elapsed_ms(),
-                tokens=usage_tokens(lineage.usage),
-                error=lineage.error,
-            )
-            self.shadow.offer(rollout, Primary(lineage.request_id, lineage.shadow_body, answer))
 
     def start(self) -> None:
         self.shadow.start()

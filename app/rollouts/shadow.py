@@ -1,16 +1,19 @@
 """Shadow traffic: the candidate answers sampled live requests off the client's path.
 
-The pipeline hands over a finished primary (request body, answer, latency) and
-returns at once; the runner decides whether to sample it and, if so, starts a
-background task that prepares the request as the candidate bundle would (its
-input guardrails, retrieval, prompt and params), calls the candidate's model,
-applies its output guardrails, compares the two answers and queues the pair
-for a batched write. Retrieval uses the runner's own HTTP client, so shadow
-load never competes with clients for connections. Nothing the client waits for ever awaits a shadow
-call. Work is bounded: at most ``max_pending`` shadow calls exist at once
-(all rollouts), at most the rollout's ``max_concurrency`` are in flight for
-it, and an optional daily budget caps its calls (per replica, per UTC day).
-Samples refused for any of these reasons are counted, never queued.
+``tap`` samples a request of a rollout's shadow step and wraps its answer
+(``app.rollouts.shadow_tap``); once the client has its answer the tap offers
+the primary side (request body, answer, latency) and returns at once. The
+runner then starts a background task that prepares the request as the
+candidate bundle would (its input guardrails, retrieval, prompt and params,
+through the gateway's ``prepare_chat``, injected as ``prepare``), calls the
+candidate's model, applies its output guardrails, compares the two answers and
+queues the pair for a batched write. Retrieval uses the runner's own HTTP
+client, so shadow load never competes with clients for connections. Nothing
+the client waits for ever awaits a shadow call. Work is bounded: at most
+``max_pending`` shadow calls exist at once (all rollouts), at most the
+rollout's ``max_concurrency`` are in flight for it, and an optional daily
+budget caps its calls (per replica, per UTC day). Samples refused for any of
+these reasons are counted, never queued.
 """
 
 from __future__ import annotations
@@ -22,7 +25,6 @@ import random
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -41,18 +43,10 @@ from app.registry.rollout_repo import ShadowPairRepository
 from app.registry.snapshot import ActiveRollout
 from app.registry.tables import ShadowPairRow, utcnow
 from app.rollouts.compare import Answer, answer_text, clip, compare, usage_tokens
+from app.rollouts.shadow_tap import Primary, ShadowTap
 from app.telemetry.metrics import Metrics
 
 log = logging.getLogger("pinyard.shadow")
-
-
-@dataclass(frozen=True, slots=True)
-class Primary:
-    """What the client got: the request, its answer and how long it took."""
-
-    request_id: str
-    body: dict[str, Any]
-    answer: Answer
 
 
 async def call_candidate(
@@ -106,11 +100,23 @@ class ShadowRunner:
     def pending(self) -> int:
         return len(self._tasks)
 
-    def offer(self, rollout: ActiveRollout, primary: Primary) -> bool:
-        """Sample and schedule the candidate run; never blocks, never raises."""
+    def tap(
+        self,
+        rollout: ActiveRollout | None,
+        request_id: str,
+        body: dict[str, Any],
+        started: float,
+    ) -> ShadowTap | None:
+        """The wrapper for this request's answer, when its rollout shadows and it is sampled."""
+        if rollout is None:
+            return None
         shadow = rollout.shadow
         if shadow is None or shadow.rate <= 0 or self._sample() >= shadow.rate:
-            return False
+            return None
+        return ShadowTap(self.offer, rollout, request_id, body, started)
+
+    def offer(self, rollout: ActiveRollout, primary: Primary) -> bool:
+        """Schedule the candidate run for a sampled primary; never blocks, never raises."""
         reason = self._refusal(rollout)
         if reason is not None:
             self.metrics.shadow_dropped.labels(reason).inc()

@@ -11,8 +11,8 @@ from sqlmodel import select
 from app.context import AppContext
 from app.registry.db import read_session
 from app.registry.tables import ShadowPairRow
-from tests.conftest import set_alias
-from tests.rollouts.rollout_helpers import baseline_and, chat, load, settle, start
+from tests.conftest import push, set_alias
+from tests.rollouts.rollout_helpers import baseline_and, chat, load, settle, spec, start
 
 ROLLOUT = "/admin/environments/dev/aliases/support-chat/rollout"
 SHADOW_ONLY = {"steps": [50, 100], "min_requests": 1000}
@@ -159,3 +159,28 @@ async def test_shadow_stops_when_the_rollout_leaves_the_shadow_step(
     await load(data, 10)
     await settle(ctx, rollout["id"], 10)
     assert pairs(ctx) == []
+
+
+async def test_the_primary_side_is_what_the_client_got_after_output_guardrails(
+    admin: httpx.AsyncClient, data: httpx.AsyncClient, ctx: AppContext
+) -> None:
+    guarded = spec()
+    guarded["guardrails"] = {
+        "output": [{"type": "deny_pattern", "patterns": ["(?i)secret"], "action": "block"}]
+    }
+    await push(admin, guarded)
+    await set_alias(admin, "dev", "support-chat", "support-chat@1")
+    candidate = await push(admin, spec(system="You kindly help {{ customer_name }}."))
+    rollout = await start(
+        admin, f"support-chat@{candidate['version']}", shadow={"rate": 1.0}, **SHADOW_ONLY
+    )
+    blocked = await chat(data, "u1", "tell me the secret")
+    assert blocked.status_code == 422 and "guardrail" in blocked.text
+    fine = await chat(data, "u2", "where is my order?")
+    assert fine.status_code == 200
+    await settle(ctx, rollout["id"], 2)
+    first, second = pairs(ctx)
+    assert first.request_id == blocked.headers["x-pinyard-request-id"]
+    assert not first.primary_ok and first.primary_text is None
+    assert "guardrail" in (first.primary_error or "") and first.candidate_ok
+    assert second.primary_ok and second.primary_text == "[fake/echo] where is my order?"
