@@ -16,6 +16,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = ROOT / "app"
+DOC = ROOT / "docs" / "architecture.md"
 
 # Packages that are surfaces over a noun: admin/X.py (HTTP), cli/X.py (commands) and
 # console/X.py (pages) may share X with the room that owns the noun.
@@ -63,6 +64,17 @@ def rooms() -> list[str]:
     found = [p.name for p in APP.iterdir() if p.is_dir() and (p / "__init__.py").exists()]
     found += [p.stem for p in APP.glob("*.py") if p.name != "__init__.py"]
     return sorted(found)
+
+
+def test_every_room_is_in_the_architecture_document() -> None:
+    text = DOC.read_text()
+    for room in rooms():
+        named = f"`{room}/`" in text or f"`{room}.py`" in text
+        assert named, f"docs/architecture.md does not describe app/{room}"
+
+
+def test_the_readme_links_the_architecture_document() -> None:
+    assert "(docs/architecture.md)" in (ROOT / "README.md").read_text()
 
 
 def test_a_module_name_means_one_thing() -> None:

@@ -15,8 +15,8 @@ import orjson
 from sqlalchemy import Engine
 
 from app.deprecations.live_catalog import Deprecations, retirement
-from app.deprecations.repo import DeprecationRepository
 from app.registry.db import read_session
+from app.registry.deprecation_repo import DeprecationRepository
 from app.registry.snapshot import SnapshotStore
 
 SCOPE = {
