@@ -13,7 +13,7 @@ class MaxTokensCheck:
     """Counts the client's text as one message with litellm's counter for ``model``.
 
     ``fake/`` models count whitespace-separated words. The first count for a
-    model may load its tokenizer, so the runner calls this off the event loop.
+    model may load its tokenizer, so ``prepare_chat`` runs the input stage off the event loop.
     """
 
     def __init__(self, spec: MaxTokensGuard, model: str) -> None:
