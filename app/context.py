@@ -8,12 +8,13 @@ import httpx
 from fastapi import Request
 from sqlalchemy import Engine
 
+from app.deprecations.live_catalog import Deprecations
 from app.deprecations.monitor import DeprecationMonitor
-from app.deprecations.service import Deprecations
-from app.governance.service import Governance
+from app.governance.assembly import Governance
 from app.providers.client import ProviderClient
-from app.registry.service import RegistryService
+from app.registry.compiled import PrepareChat
 from app.registry.snapshot import SnapshotStore
+from app.registry.writes import RegistryService
 from app.rollouts.runtime import RolloutRuntime
 from app.settings import Settings
 from app.telemetry.metrics import Metrics
@@ -35,6 +36,9 @@ class AppContext:
     governance: Governance
     # Rollouts: the service, the shadow runner and the analysis loop.
     rollouts: RolloutRuntime
+    # The gateway's request preparation, injected by ``app.main`` into the rooms
+    # below it that replay requests (shadow traffic, run-on-promotion evals).
+    prepare_chat: PrepareChat
     # Shared by every bundle's http retriever (per-call timeouts come from the bundle).
     retrieval_http: httpx.AsyncClient = field(default_factory=httpx.AsyncClient, kw_only=True)
 

@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.admin import alias_evidence as admin_evidence
 from app.admin import aliases as admin_aliases
 from app.admin import audit as admin_audit
 from app.admin import bundles as admin_bundles
@@ -24,26 +25,26 @@ from app.admin import changes as admin_changes
 from app.admin import credentials as admin_credentials
 from app.admin import deprecations as admin_deprecations
 from app.admin import evals as admin_evals
-from app.admin import evidence as admin_evidence
 from app.admin import policies as admin_policies
 from app.admin import rollouts as admin_rollouts
 from app.context import AppContext
 from app.deprecations.gate import DeprecationGate
+from app.deprecations.live_catalog import Deprecations
 from app.deprecations.monitor import DeprecationMonitor
 from app.deprecations.radar import shutdown_gauge_rows
-from app.deprecations.service import Deprecations
 from app.errors import BadRequestError, PinyardError, ServiceUnavailableError
 from app.evals.gate import EvalGate
+from app.gateway import operations as operations_routes
 from app.gateway import routes as gateway_routes
 from app.gateway.front_door import PinyardApp
-from app.governance.service import Governance
+from app.gateway.prepare import prepare_chat
+from app.governance.assembly import Governance
 from app.providers.client import ProviderClient
 from app.registry import db
-from app.registry.service import RegistryService
 from app.registry.snapshot import SnapshotStore
+from app.registry.writes import RegistryService
 from app.rollouts.runtime import RolloutRuntime
 from app.settings import Settings
-from app.telemetry import routes as telemetry_routes
 from app.telemetry.metrics import Metrics
 from app.telemetry.records import RecordWriter
 
@@ -71,8 +72,9 @@ def build_context(settings: Settings) -> AppContext:
         snapshots=snapshots,
         providers=providers,
         rollouts=RolloutRuntime.build(
-            settings, engine, registry, providers, metrics, snapshots.after_write
+            settings, engine, registry, providers, metrics, snapshots.after_write, prepare_chat
         ),
+        prepare_chat=prepare_chat,
         records=RecordWriter(
             engine,
             metrics,
@@ -201,5 +203,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(admin_credentials.keys_router)
     app.include_router(admin_changes.router)
     app.include_router(admin_evidence.router)
-    app.include_router(telemetry_routes.router)
+    app.include_router(operations_routes.router)
     return app

@@ -7,10 +7,10 @@ from typing import Any
 from fastapi import APIRouter, Body, Depends, Query, Response
 
 from app.admin.auth import Principal, require_role
-from app.bundles.compiled import compile_bundle
 from app.bundles.diff import diff_bundles
 from app.bundles.loader import parse_spec
 from app.context import AppContext, get_context
+from app.registry.compiled import compile_bundle
 from app.registry.tables import BundleRow, as_utc
 
 router = APIRouter(prefix="/admin/bundles", tags=["admin: bundles"])

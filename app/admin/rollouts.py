@@ -15,9 +15,9 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict
 
 from app.admin.auth import Principal, require_role
+from app.bundles.rollout_spec import RolloutStart
 from app.context import AppContext, get_context
 from app.errors import PermissionDeniedError
-from app.rollouts.plan import RolloutStart
 
 router = APIRouter(
     prefix="/admin/environments/{environment}/aliases/{alias}/rollout",

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-from app.cli.client import AdminClient, path
+from app.cli.admin_client import AdminClient, path
 from app.cli.output import JsonFlag, console, fail, fields, print_json, ref, table
 
 app = typer.Typer(help="Aliases: (environment, name) -> bundle.", no_args_is_help=True)

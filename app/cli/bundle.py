@@ -18,15 +18,15 @@ import yaml
 from rich.panel import Panel
 from rich.text import Text
 
-from app.bundles.compiled import CompiledBundle, compile_bundle
 from app.bundles.loader import load_bundle_file
 from app.bundles.retrieval_spec import HttpRetrieval
 from app.bundles.spec import parse_ref
-from app.cli.client import AdminClient, path
+from app.cli.admin_client import AdminClient, path
 from app.cli.output import JsonFlag, code, console, fail, fields, print_json, show, table, warn
 from app.cli.render import render
 from app.cli.successor import successor
 from app.errors import BundleInvalid
+from app.registry.compiled import CompiledBundle, compile_bundle
 from app.retrieval.http import check_reachable
 
 app = typer.Typer(

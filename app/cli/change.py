@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from app.cli.client import AdminClient, path
+from app.cli.admin_client import AdminClient, path
 from app.cli.output import JsonFlag, fail, fields, print_json, ref, table
 
 app = typer.Typer(help="Pending changes: list, approve, reject.", no_args_is_help=True)

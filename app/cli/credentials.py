@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 import typer
 
-from app.cli.client import AdminClient, path
+from app.cli.admin_client import AdminClient, path
 from app.cli.output import JsonFlag, fail, fields, print_json, table, warn
 
 _DURATION = re.compile(r"^(\d+)([smhdw])$")

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 from rich.text import Text
 
-from app.cli.client import AdminClient
+from app.cli.admin_client import AdminClient
 from app.cli.output import EXIT_GATE, JsonFlag, console, print_json, table, warn
 
 app = typer.Typer(

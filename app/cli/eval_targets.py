@@ -18,14 +18,15 @@ from typing import Any
 import httpx
 from pydantic import ValidationError
 
-from app.bundles.compiled import CompiledBundle, compile_bundle
 from app.bundles.loader import load_bundle_file
 from app.bundles.spec import BundleSpec, parse_ref
-from app.cli import client as cli_client
-from app.cli.client import AdminClient, path
+from app.cli import admin_client as cli_client
+from app.cli.admin_client import AdminClient, path
 from app.cli.output import fail, warn
 from app.evals.targets import HttpTarget, LocalTarget, Target, TargetInfo, reference_kind
+from app.gateway.prepare import prepare_chat
 from app.providers.client import ProviderClient
+from app.registry.compiled import CompiledBundle, compile_bundle
 from app.settings import Settings
 
 
@@ -78,7 +79,7 @@ class Resolver:
             source="bundle",
             reference=str(bundle_path),
         )
-        return LocalTarget(compiled, self.provider_client(), info)
+        return LocalTarget(compiled, self.provider_client(), info, prepare=prepare_chat)
 
     def remote(self, reference: str) -> HttpTarget:
         kind, first, env = reference_kind(reference)

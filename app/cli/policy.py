@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from app.cli.client import AdminClient, path
+from app.cli.admin_client import AdminClient, path
 from app.cli.output import JsonFlag, fail, fields, print_json, table
 
 app = typer.Typer(help="Environment policies: protection, approvals, gates.", no_args_is_help=True)

@@ -18,13 +18,13 @@ import httpx
 import typer
 from rich.text import Text
 
-from app.bundles.compiled import CompiledBundle, compile_bundle
 from app.bundles.loader import load_bundle_file
 from app.cli.output import EXIT_GATE, JsonFlag, console, fail, print_json
 from app.errors import BundleInvalid, GuardrailBlocked, PinyardError
 from app.gateway.plan import ChatPlan
 from app.gateway.prepare import prepare_chat
-from app.guardrails.base import Outcome
+from app.guardrails.check import Outcome
+from app.registry.compiled import CompiledBundle, compile_bundle
 
 
 def render(

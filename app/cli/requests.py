@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from app.cli.client import AdminClient, path
+from app.cli.admin_client import AdminClient, path
 from app.cli.output import JsonFlag, print_json, table
 
 # Lineage first (what produced the answer), then outcome and cost, then payloads.

@@ -16,12 +16,12 @@ import typer
 import yaml
 from rich.text import Text
 
-from app.bundles.compiled import compile_bundle
 from app.bundles.loader import parse_spec
 from app.bundles.spec import BundleSpec
-from app.cli.client import AdminClient, path
+from app.cli.admin_client import AdminClient, path
 from app.cli.output import JsonFlag, console, fail, print_json, warn
 from app.errors import BundleInvalid
+from app.registry.compiled import compile_bundle
 
 
 def _latest_version(api: AdminClient, name: str) -> int:

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from app.cli.client import AdminClient
+from app.cli.admin_client import AdminClient
 from app.cli.credentials import CredentialCommands, ExpiresIn, Quiet, Reason, expires_at, field
 from app.cli.output import JsonFlag, fields, print_json
 

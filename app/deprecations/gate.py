@@ -8,7 +8,7 @@ audited by the registry like any other gate's.
 
 from __future__ import annotations
 
-from app.deprecations.service import FLOATING_NOTE, Deprecations, retirement
+from app.deprecations.live_catalog import FLOATING_NOTE, Deprecations, retirement
 from app.registry.gates import PromotionRequest
 
 

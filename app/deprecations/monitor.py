@@ -22,11 +22,11 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from app.deprecations.catalog import CatalogEntry
+from app.deprecations.live_catalog import Deprecations, retirement
 from app.deprecations.repo import DeprecationRepository
-from app.deprecations.service import Deprecations, retirement
-from app.deprecations.tables import DeprecationAlertRow
 from app.deprecations.webhook import AlertWebhook
 from app.registry.db import read_session, write_session
+from app.registry.deprecation_tables import DeprecationAlertRow
 from app.registry.tables import AliasRow, BundleRow
 
 if TYPE_CHECKING:

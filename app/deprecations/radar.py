@@ -14,8 +14,8 @@ from typing import Any
 import orjson
 from sqlalchemy import Engine
 
+from app.deprecations.live_catalog import Deprecations, retirement
 from app.deprecations.repo import DeprecationRepository
-from app.deprecations.service import Deprecations, retirement
 from app.registry.db import read_session
 from app.registry.snapshot import SnapshotStore
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from app.deprecations.tables import DeprecationAlertRow
+from app.registry.deprecation_tables import DeprecationAlertRow
 from app.registry.tables import AliasRow, BundleRow, RequestRecordRow, RolloutRow
 
 

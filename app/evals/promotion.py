@@ -18,27 +18,44 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol
 
+import httpx
 import orjson
+from sqlalchemy import Engine
 
-from app.bundles.compiled import CompiledBundle, compile_bundle
 from app.bundles.loader import load_bundle_file
 from app.bundles.spec import BundleSpec
-from app.context import AppContext
 from app.errors import BadRequestError
 from app.evals.cache import ResponseCache
 from app.evals.reports import record_body
 from app.evals.runner import RunOptions, SuiteRunner
 from app.evals.suite import Suite, load_suite
 from app.evals.targets import LocalTarget, Target, TargetInfo, reference_kind
+from app.providers.client import ProviderClient
+from app.registry.compiled import CompiledBundle, PrepareChat, compile_bundle
 from app.registry.db import read_session
 from app.registry.eval_repo import EvalRunRepository
 from app.registry.eval_runs import EvalRunIn, EvalRunService
 from app.registry.gates import PromotionBlocked
+from app.registry.snapshot import SnapshotStore
 from app.registry.tables import BundleRow, utcnow
+from app.registry.writes import RegistryService
+from app.settings import Settings
 
 log = logging.getLogger("pinyard.evals")
+
+
+class PromotionContext(Protocol):
+    """What a promotion's suite runs need of the gateway (``app.context.AppContext``)."""
+
+    settings: Settings
+    engine: Engine
+    registry: RegistryService
+    snapshots: SnapshotStore
+    providers: ProviderClient
+    retrieval_http: httpx.AsyncClient
+    prepare_chat: PrepareChat
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +65,7 @@ class _Pending:
 
 
 async def run_missing_suites(
-    ctx: AppContext, environment: str, alias: str, ref: str, *, actor: str, override: bool
+    ctx: PromotionContext, environment: str, alias: str, ref: str, *, actor: str, override: bool
 ) -> list[dict[str, Any]]:
     """Run and record the suites a promotion still needs; the recorded runs (may be none).
 
@@ -81,7 +98,7 @@ async def run_missing_suites(
     return recorded
 
 
-def _pending(ctx: AppContext, environment: str, alias: str, ref: str) -> _Pending | None:
+def _pending(ctx: PromotionContext, environment: str, alias: str, ref: str) -> _Pending | None:
     """The target bundle and its required suites lacking a fresh pass, when run_on_promotion."""
     ctx.registry.check_target(environment, alias)
     with read_session(ctx.engine) as session:
@@ -102,7 +119,7 @@ def _pending(ctx: AppContext, environment: str, alias: str, ref: str) -> _Pendin
 
 
 def _prepare(
-    ctx: AppContext, name: str, bundle: BundleRow
+    ctx: PromotionContext, name: str, bundle: BundleRow
 ) -> tuple[Suite, Target, dict[str, Target]]:
     path = ctx.settings.evals_dir / f"{name}.yaml"
     if not path.is_file():
@@ -119,14 +136,12 @@ def _prepare(
         source="ref",
         reference=f"{bundle.name}@{bundle.version}",
     )
-    target = LocalTarget(
-        compiled, ctx.providers, info, _fallbacks(ctx, compiled), ctx.retrieval_http
-    )
+    target = _local(ctx, compiled, info)
     judges = {reference: _judge(ctx, reference) for reference in suite.judges()}
     return suite, target, judges
 
 
-def _compiled(ctx: AppContext, digest: str, spec_json: str) -> CompiledBundle:
+def _compiled(ctx: PromotionContext, digest: str, spec_json: str) -> CompiledBundle:
     served = ctx.snapshots.current.by_digest.get(digest)
     if served is not None:
         return served.compiled
@@ -134,13 +149,13 @@ def _compiled(ctx: AppContext, digest: str, spec_json: str) -> CompiledBundle:
     return compile_bundle(spec, enforce_pinning=False)
 
 
-def _fallbacks(ctx: AppContext, compiled: CompiledBundle) -> list[CompiledBundle]:
+def _fallbacks(ctx: PromotionContext, compiled: CompiledBundle) -> list[CompiledBundle]:
     snapshot = ctx.snapshots.current
     found = [snapshot.ref(ref) for ref in compiled.spec.fallbacks]
     return [served.compiled for served in found if served is not None]
 
 
-def _judge(ctx: AppContext, reference: str) -> Target:
+def _judge(ctx: PromotionContext, reference: str) -> Target:
     """A judge from the registry snapshot (ref or alias@env) or a bundle file."""
     kind, first, env = reference_kind(reference)
     snapshot = ctx.snapshots.current
@@ -149,9 +164,7 @@ def _judge(ctx: AppContext, reference: str) -> Target:
         info = TargetInfo(
             compiled.name, compiled.digest, None, compiled.spec.model, "bundle", first
         )
-        return LocalTarget(
-            compiled, ctx.providers, info, _fallbacks(ctx, compiled), ctx.retrieval_http
-        )
+        return _local(ctx, compiled, info)
     served = snapshot.ref(first) if kind == "ref" else snapshot.alias(env, first)
     if served is None:
         what = "is not registered" if kind == "ref" else f"is not an alias in {env}"
@@ -159,12 +172,18 @@ def _judge(ctx: AppContext, reference: str) -> Target:
     info = TargetInfo(
         served.name, served.digest, served.version, served.compiled.spec.model, kind, reference
     )
+    return _local(ctx, served.compiled, info)
+
+
+def _local(ctx: PromotionContext, compiled: CompiledBundle, info: TargetInfo) -> LocalTarget:
+    """The bundle run in this process, with its registered fallbacks."""
+    fallbacks = _fallbacks(ctx, compiled)
     return LocalTarget(
-        served.compiled, ctx.providers, info, _fallbacks(ctx, served.compiled), ctx.retrieval_http
+        compiled, ctx.providers, info, fallbacks, ctx.retrieval_http, prepare=ctx.prepare_chat
     )
 
 
-def _options(ctx: AppContext) -> RunOptions:
+def _options(ctx: PromotionContext) -> RunOptions:
     directory = ctx.settings.eval_cache_dir
     return RunOptions(
         concurrency=ctx.settings.eval_concurrency,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from app.evals.scorers.base import Score
+from app.evals.scorers.scorer import Score
 from app.evals.suite import Case, Suite
 from app.evals.targets import TargetInfo
 

@@ -18,7 +18,7 @@ from typing import Any
 from app.errors import BadRequestError, SuiteInvalid
 from app.evals.cache import ResponseCache, cache_key
 from app.evals.results import CaseResult, RepeatResult, SuiteResult, compare
-from app.evals.scorers.base import JudgeUnavailable, Observation, ScoreEnv
+from app.evals.scorers.scorer import JudgeUnavailable, Observation, ScoreEnv
 from app.evals.suite import Case, Suite
 from app.evals.targets import CallFailed, Reply, Target, output_text
 

@@ -2,7 +2,9 @@
 
 ``LocalTarget`` runs the gateway's own pipeline code (``prepare_chat``, the
 ``ProviderClient`` retries and the bundle's fallbacks) without a server: the
-CLI's ``--bundle`` runs and the gateway's run-on-promotion use it.
+CLI's ``--bundle`` runs and the gateway's run-on-promotion use it. The
+gateway's ``prepare_chat`` is handed in (``PrepareChat``): evals sit below the
+gateway and never import it.
 ``HttpTarget`` posts to a gateway's ``/v1/chat/completions`` with a pinned
 ``name@sha256:...`` model, so the digest under test cannot change mid-run.
 
@@ -25,15 +27,14 @@ from typing import Any, Protocol
 
 import httpx
 
-from app.bundles.compiled import CompiledBundle
 from app.bundles.spec import REF_PATTERN
 from app.errors import PinyardError
-from app.gateway.prepare import prepare_chat
-from app.guardrails.base import Outcome
-from app.guardrails.runner import check_completion
+from app.guardrails.apply import check_completion
+from app.guardrails.check import Outcome
 from app.providers.client import ProviderClient
 from app.providers.fallback import FALLBACK_ON, Candidate, complete_with_fallbacks
 from app.providers.pricing import cost_usd
+from app.registry.compiled import CompiledBundle, PrepareChat
 
 _INFRA_STATUSES = frozenset({408, 429})
 
@@ -128,8 +129,11 @@ class LocalTarget:
         info: TargetInfo,
         fallbacks: Sequence[CompiledBundle] = (),
         http: httpx.AsyncClient | None = None,
+        *,
+        prepare: PrepareChat,
     ) -> None:
         self.compiled = compiled
+        self.prepare = prepare
         self.info = info
         self.providers = providers
         self.chain = [compiled, *(f for f in fallbacks if f.spec.kind == "chat")]
@@ -142,7 +146,7 @@ class LocalTarget:
             Candidate(
                 bundle,
                 partial(
-                    prepare_chat, bundle, body, stream=False, http=self.http, outcomes=outcomes
+                    self.prepare, bundle, body, stream=False, http=self.http, outcomes=outcomes
                 ),
             )
             for bundle in self.chain

@@ -28,7 +28,7 @@ from app.gateway.lineage import Lineage, finish, input_digest, new_request_id
 from app.gateway.plan import ChatPlan
 from app.gateway.prepare import prepare_chat
 from app.gateway.resolve import ROUTE_FALLBACK, Resolution, resolve_model
-from app.guardrails.runner import check_completion
+from app.guardrails.apply import check_completion
 from app.guardrails.stream import guarded_stream
 from app.providers.fallback import Candidate, complete_with_fallbacks, stream_with_fallbacks
 from app.registry.snapshot import ServedBundle

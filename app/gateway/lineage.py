@@ -13,13 +13,12 @@ import orjson
 from app.bundles.spec import canonical_json
 from app.context import AppContext
 from app.errors import GuardrailBlocked, PinyardError, RetrievalFailed
-from app.guardrails.base import Outcome
-from app.providers.base import Attempt
+from app.guardrails.check import Outcome
+from app.providers.interface import Attempt
 from app.registry.record_repo import RequestRecord
-from app.registry.snapshot import ServedBundle
+from app.registry.snapshot import ActiveRollout, ServedBundle
 from app.registry.tables import utcnow
-from app.retrieval.base import RetrievalResult
-from app.rollouts.plan import ActiveRollout
+from app.retrieval.passages import RetrievalResult
 from app.telemetry.logging import current_request_id
 
 

@@ -26,7 +26,7 @@ from app.gateway.chat import ChatPipeline
 from app.gateway.lineage import Lineage, finish, new_request_id
 from app.gateway.plan import plan_chat
 from app.gateway.resolve import resolve_model
-from app.providers.tokens import count_tokens
+from app.providers.token_count import count_tokens
 from app.rollouts.assignment import subject_of
 
 P = ParamSpec("P")

@@ -15,12 +15,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from app.bundles.compiled import CompiledBundle
 from app.bundles.spec import TUNABLE_PARAMS
 from app.errors import BadRequestError
-from app.providers.base import EmbeddingCall, ProviderCall
 from app.providers.capabilities import supports_response_schema
-from app.retrieval.base import RetrievalResult
+from app.providers.interface import EmbeddingCall, ProviderCall
+from app.registry.compiled import CompiledBundle
+from app.retrieval.passages import RetrievalResult
 
 # Fields that describe the conversation or the wire protocol, not tuning.
 PROTOCOL_FIELDS = frozenset(

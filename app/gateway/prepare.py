@@ -17,10 +17,10 @@ from typing import Any
 
 import httpx
 
-from app.bundles.compiled import CompiledBundle
 from app.gateway.plan import ChatPlan, plan_chat, read_variables
-from app.guardrails.base import Outcome
-from app.guardrails.runner import run_input
+from app.guardrails.apply import run_input
+from app.guardrails.check import Outcome
+from app.registry.compiled import CompiledBundle
 from app.retrieval.run import retrieve_for
 
 

@@ -10,9 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from app.errors import ModelNotFound, ServiceUnavailableError
-from app.registry.snapshot import ServedBundle, Snapshot
+from app.registry.snapshot import ActiveRollout, ServedBundle, Snapshot
 from app.rollouts.assignment import ARM_CANARY, ARM_STABLE, arm_for
-from app.rollouts.plan import ActiveRollout
 
 ROUTE_STABLE = "stable"
 ROUTE_PINNED = "pinned"

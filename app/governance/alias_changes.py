@@ -30,7 +30,7 @@ from app.registry.alias_repo import AliasRepository
 from app.registry.bundle_repo import BundleRepository
 from app.registry.governance_tables import PendingChangeRow
 from app.registry.pending import AliasChange
-from app.registry.service import RegistryService, bundle_ref
+from app.registry.writes import RegistryService, bundle_ref
 
 ALIAS_SET = "alias.set"
 

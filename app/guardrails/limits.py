@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from app.bundles.guardrail_spec import MaxLengthGuard, MaxTokensGuard
-from app.guardrails.base import Finding
-from app.providers.tokens import count_tokens
+from app.guardrails.check import Finding
+from app.providers.token_count import count_tokens
 
 
 class MaxTokensCheck:

@@ -12,7 +12,7 @@ import re
 from collections.abc import Sequence
 
 from app.bundles.guardrail_spec import DenyPatternGuard, PromptInjectionGuard
-from app.guardrails.base import Finding
+from app.guardrails.check import Finding
 
 REDACTED = "[REDACTED]"
 

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from types import MappingProxyType
 
 from app.bundles.guardrail_spec import PiiEntity, PiiGuard
-from app.guardrails.base import Finding
+from app.guardrails.check import Finding
 
 Span = tuple[int, int, PiiEntity]
 

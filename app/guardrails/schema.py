@@ -14,7 +14,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
 from app.bundles.guardrail_spec import OutputSchemaGuard
-from app.guardrails.base import Finding
+from app.guardrails.check import Finding
 
 
 class OutputSchemaCheck:

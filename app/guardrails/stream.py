@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-from app.guardrails.base import Outcome
-from app.guardrails.runner import CompiledGuardrails, run_output
+from app.guardrails.apply import CompiledGuardrails, run_output
+from app.guardrails.check import Outcome
 
 Chunk = dict[str, Any]
 

@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from app.errors import ProviderError
-from app.providers.base import Attempt, EmbeddingCall, Provider, ProviderCall
 from app.providers.fake import FAKE_PREFIX, FakeProvider
+from app.providers.interface import Attempt, EmbeddingCall, Provider, ProviderCall
 from app.providers.openai_direct import OpenAIDirectProvider
 from app.providers.providers_file import ProviderEndpoint, load_providers_file
 from app.providers.retry import RetryPolicy, call_with_retry

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.errors import BadRequestError
-from app.providers.base import EmbeddingCall, ProviderCall
+from app.providers.interface import EmbeddingCall, ProviderCall
 from app.providers.schema_instance import minimal_instance
 from app.providers.upstream_errors import error_for_status
 
@@ -48,7 +48,7 @@ class _Choice:
 
 
 class FakeProvider:
-    """Implements ``app.providers.base.Provider`` for ``fake/`` models."""
+    """Implements ``app.providers.interface.Provider`` for ``fake/`` models."""
 
     async def complete(self, call: ProviderCall) -> dict[str, Any]:
         await _simulate(call.model, call.messages)

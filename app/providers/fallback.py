@@ -25,8 +25,8 @@ from app.errors import (
     RetrievalFailed,
     ServiceUnavailableError,
 )
-from app.providers.base import Attempt, ProviderCall
 from app.providers.client import ProviderClient
+from app.providers.interface import Attempt, ProviderCall
 
 log = logging.getLogger("pinyard.fallback")
 

@@ -20,7 +20,7 @@ import openai
 
 from app.errors import PinyardError, ProviderError
 from app.providers import litellm_wire
-from app.providers.base import EmbeddingCall, ProviderCall, refuse_control_params
+from app.providers.interface import EmbeddingCall, ProviderCall, refuse_control_params
 from app.providers.litellm_errors import map_exception
 from app.providers.litellm_import import litellm
 from app.providers.providers_file import ProviderEndpoint, load_providers_file
@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 
 
 class LiteLLMProvider:
-    """Implements ``app.providers.base.Provider`` for every non-fake model."""
+    """Implements ``app.providers.interface.Provider`` for every non-fake model."""
 
     def __init__(self, endpoints: Mapping[str, ProviderEndpoint] | None = None) -> None:
         self._endpoints = dict(endpoints or {})

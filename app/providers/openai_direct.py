@@ -26,7 +26,7 @@ import httpx
 import orjson
 
 from app.errors import GatewayTimeoutError, PinyardError, ProviderError
-from app.providers.base import EmbeddingCall, ProviderCall, refuse_control_params
+from app.providers.interface import EmbeddingCall, ProviderCall, refuse_control_params
 from app.providers.providers_file import ProviderEndpoint
 from app.providers.upstream_errors import (
     clean_message,
@@ -61,7 +61,7 @@ class _Target:
 
 
 class OpenAIDirectProvider:
-    """Implements ``app.providers.base.Provider`` for ``openai/`` and OpenAI-compatible models."""
+    """``app.providers.interface.Provider`` for ``openai/`` and OpenAI-compatible models."""
 
     def __init__(
         self,

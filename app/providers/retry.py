@@ -25,7 +25,7 @@ from typing import TypeVar
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_random_exponential
 
 from app.errors import GatewayTimeoutError, PinyardError, RateLimitError
-from app.providers.base import Attempt, start_attempt
+from app.providers.interface import Attempt, start_attempt
 
 T = TypeVar("T")
 

@@ -21,15 +21,15 @@ import orjson
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.bundles.compiled import CompiledBundle, compile_bundle
+from app.bundles.rollout_spec import RolloutPlan, ShadowSettings
 from app.bundles.spec import BundleSpec, parse_ref
 from app.registry.alias_repo import AliasRepository, StateRepository
 from app.registry.bundle_repo import BundleRepository
+from app.registry.compiled import CompiledBundle, compile_bundle
 from app.registry.credential_repo import KeySet, key_set
 from app.registry.db import read_session
 from app.registry.rollout_repo import RolloutRepository
-from app.registry.tables import as_utc
-from app.rollouts.plan import ActiveRollout, active_rollout
+from app.registry.tables import RolloutRow, as_utc
 
 log = logging.getLogger("pinyard.snapshot")
 
@@ -53,6 +53,48 @@ class ServedBundle:
     @property
     def label(self) -> str:
         return f"{self.name}@{self.version}"
+
+
+@dataclass(frozen=True, slots=True)
+class ActiveRollout:
+    """A running rollout as the request path sees it (part of the registry snapshot)."""
+
+    id: str
+    environment: str
+    alias: str
+    baseline: ServedBundle
+    candidate: ServedBundle
+    step: int
+    weight: float  # percent of subjects on the candidate
+    paused: bool
+    shadow: ShadowSettings | None  # set while in the shadow step
+
+    @property
+    def shadowing(self) -> bool:
+        return self.shadow is not None and self.shadow.rate > 0
+
+
+def active_rollout(
+    row: RolloutRow, by_digest: dict[str, ServedBundle], alias_digest: str | None
+) -> ActiveRollout | None:
+    """The snapshot's view of a running row; None once the alias left the baseline."""
+    baseline = by_digest.get(row.baseline_digest)
+    candidate = by_digest.get(row.candidate_digest)
+    if baseline is None or candidate is None or alias_digest != row.baseline_digest:
+        return None
+    plan = RolloutPlan.model_validate_json(row.plan)
+    step = plan.step(min(row.step, plan.last))
+    return ActiveRollout(
+        id=row.id,
+        environment=row.environment,
+        alias=row.alias,
+        baseline=baseline,
+        candidate=candidate,
+        step=row.step,
+        weight=step.weight,
+        paused=row.paused,
+        shadow=plan.shadow if step.shadow else None,
+    )
 
 
 def _digest(bundle: ServedBundle | None) -> str | None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import httpx
 
 from app.bundles.retrieval_spec import Bm25Retrieval
-from app.retrieval.base import Passage
+from app.retrieval.passages import Passage
 
 _LANGUAGE = "english"
 _STOPWORDS = "en_plus"  # the NLTK English list: question words too

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from app.bundles.retrieval_spec import Bm25Retrieval, HttpRetrieval, RetrievalSpec, StaticRetrieval
-from app.retrieval.base import Retriever
 from app.retrieval.bm25 import Bm25Retriever
 from app.retrieval.http import HttpRetriever
+from app.retrieval.passages import Retriever
 from app.retrieval.static import StaticRetriever
 
 

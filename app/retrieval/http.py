@@ -14,7 +14,7 @@ import httpx
 
 from app.bundles.retrieval_spec import HttpRetrieval
 from app.errors import BundleInvalid
-from app.retrieval.base import Passage, RetrievalError
+from app.retrieval.passages import Passage, RetrievalError
 
 
 class HttpRetriever:

@@ -7,17 +7,29 @@ A blank query retrieves nothing without calling the retriever.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
-from app.bundles.compiled import CompiledBundle
+from app.bundles.spec import BundleSpec
 from app.errors import RetrievalFailed
-from app.retrieval.base import RetrievalError, RetrievalResult
+from app.retrieval.passages import RetrievalError, RetrievalResult, Retriever
+
+
+class RetrievingBundle(Protocol):
+    """What retrieval needs of a compiled bundle (``app.registry.compiled.CompiledBundle``)."""
+
+    @property
+    def spec(self) -> BundleSpec: ...
+
+    @property
+    def retriever(self) -> Retriever | None: ...
+
+    def retrieval_query(self, variables: dict[str, Any], messages: list[dict[str, Any]]) -> str: ...
 
 
 async def retrieve_for(
-    bundle: CompiledBundle,
+    bundle: RetrievingBundle,
     messages: list[dict[str, Any]],
     variables: dict[str, Any],
     http: httpx.AsyncClient,

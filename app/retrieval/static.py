@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 
 from app.bundles.retrieval_spec import StaticRetrieval
-from app.retrieval.base import Passage
+from app.retrieval.passages import Passage
 
 
 class StaticRetriever:

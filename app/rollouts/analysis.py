@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from app.rollouts.plan import AnalysisSettings, Step
+from app.bundles.rollout_spec import AnalysisSettings, Step
 
 Outcome = Literal["pass", "fail", "inconclusive"]
 MIN_LATENCY_SAMPLES = 5

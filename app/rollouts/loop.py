@@ -20,6 +20,7 @@ from datetime import datetime
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from app.bundles.rollout_spec import STATE_RUNNING, RolloutPlan
 from app.errors import ConflictError, PinyardError
 from app.registry.alias_repo import AliasRepository
 from app.registry.db import read_session, write_session
@@ -27,9 +28,8 @@ from app.registry.gates import PromotionBlocked
 from app.registry.rollout_repo import LeaseRepository, RolloutRepository
 from app.registry.tables import RolloutRow, as_utc, utcnow
 from app.rollouts.analysis import Verdict, analyze_canary, analyze_shadow
-from app.rollouts.evidence import canary_samples, shadow_sample
-from app.rollouts.plan import STATE_RUNNING, RolloutPlan
-from app.rollouts.service import RolloutService
+from app.rollouts.samples import canary_samples, shadow_sample
+from app.rollouts.transitions import RolloutService
 
 log = logging.getLogger("pinyard.rollouts")
 

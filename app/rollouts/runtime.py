@@ -11,27 +11,43 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.providers.client import ProviderClient
-from app.registry.service import RegistryService
+from app.registry.compiled import PrepareChat
+from app.registry.snapshot import ActiveRollout
 from app.registry.tables import utcnow
+from app.registry.writes import RegistryService
 from app.rollouts.compare import Answer, answer_text, usage_tokens
 from app.rollouts.loop import AnalysisLoop
-from app.rollouts.service import RolloutService
 from app.rollouts.shadow import Primary, ShadowRunner
+from app.rollouts.transitions import RolloutService
 from app.settings import Settings
 from app.telemetry.metrics import Metrics
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from app.gateway.lineage import Lineage
-
 CLIENT_GONE = 499
+
+
+class FinishedRequest(Protocol):
+    """What a finished request tells its rollout (``app.gateway.lineage.Lineage``)."""
+
+    request_id: str
+    rollout: ActiveRollout | None
+    arm: str | None
+    status: int
+    error: str | None
+    guardrail_blocked: bool
+    usage: dict[str, Any] | None
+    response_body: Any
+    shadow_body: dict[str, Any] | None
+
+    def elapsed_ms(self) -> float: ...
 
 
 class RolloutRuntime:
@@ -60,6 +76,7 @@ class RolloutRuntime:
         providers: ProviderClient,
         metrics: Metrics,
         on_change: Callable[[], object],
+        prepare: PrepareChat,
         clock: Callable[[], datetime] = utcnow,
     ) -> RolloutRuntime:
         service = RolloutService(engine, registry, metrics, on_change=on_change, clock=clock)
@@ -67,6 +84,7 @@ class RolloutRuntime:
             providers,
             engine,
             metrics,
+            prepare=prepare,
             max_pending=settings.rollout_shadow_max_pending,
             keep_text=settings.rollout_shadow_keep_text,
         )
@@ -78,7 +96,7 @@ class RolloutRuntime:
         )
         return cls(service, shadow, loop, metrics, run_loop=settings.rollout_analysis)
 
-    def observe(self, lineage: Lineage) -> None:
+    def observe(self, lineage: FinishedRequest) -> None:
         """Count a finished request of a rollout's arm; offer it for shadowing."""
         rollout, arm = lineage.rollout, lineage.arm
         if rollout is None or arm is None or lineage.status == CLIENT_GONE:

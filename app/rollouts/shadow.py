@@ -30,18 +30,17 @@ import httpx
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.bundles.compiled import CompiledBundle
 from app.errors import PinyardError
-from app.gateway.prepare import prepare_chat
-from app.guardrails.base import Outcome
-from app.guardrails.runner import check_completion
-from app.providers.base import Attempt
+from app.guardrails.apply import check_completion
+from app.guardrails.check import Outcome
 from app.providers.client import ProviderClient
+from app.providers.interface import Attempt
+from app.registry.compiled import CompiledBundle, PrepareChat
 from app.registry.db import write_session
 from app.registry.rollout_repo import ShadowPairRepository
+from app.registry.snapshot import ActiveRollout
 from app.registry.tables import ShadowPairRow, utcnow
 from app.rollouts.compare import Answer, answer_text, clip, compare, usage_tokens
-from app.rollouts.plan import ActiveRollout
 from app.telemetry.metrics import Metrics
 
 log = logging.getLogger("pinyard.shadow")
@@ -61,11 +60,12 @@ async def call_candidate(
     body: dict[str, Any],
     *,
     providers: ProviderClient,
+    prepare: PrepareChat,
     http: httpx.AsyncClient,
 ) -> dict[str, Any]:
     """The candidate's answer to ``body``, as the pipeline would produce it (no fallbacks)."""
     outcomes: list[Outcome] = []
-    planned = await prepare_chat(bundle, body, stream=False, http=http, outcomes=outcomes)
+    planned = await prepare(bundle, body, stream=False, http=http, outcomes=outcomes)
     attempts: list[Attempt] = []
     response = await providers.complete(planned.call, attempts)
     return check_completion(bundle.guardrails, response, outcomes)
@@ -78,6 +78,7 @@ class ShadowRunner:
         engine: Engine,
         metrics: Metrics,
         *,
+        prepare: PrepareChat,
         max_pending: int,
         keep_text: bool = True,
         flush_interval_s: float = 0.5,
@@ -85,6 +86,7 @@ class ShadowRunner:
         sample: Callable[[], float] = random.random,
     ) -> None:
         self.providers = providers
+        self.prepare = prepare
         self.engine = engine
         self.metrics = metrics
         self.max_pending = max_pending
@@ -148,7 +150,11 @@ class ShadowRunner:
         started = time.perf_counter()
         try:
             response = await call_candidate(
-                rollout.candidate.compiled, body, providers=self.providers, http=self.http
+                rollout.candidate.compiled,
+                body,
+                providers=self.providers,
+                prepare=self.prepare,
+                http=self.http,
             )
         except PinyardError as exc:
             elapsed = (time.perf_counter() - started) * 1000

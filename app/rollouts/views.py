@@ -9,14 +9,14 @@ from typing import Any
 import orjson
 from sqlmodel import Session
 
+from app.bundles.rollout_spec import STATE_COMPLETED, STATE_RUNNING, RolloutPlan
 from app.registry.bundle_repo import BundleRepository
 from app.registry.rollout_repo import ShadowPairRepository
-from app.registry.service import bundle_ref
 from app.registry.tables import RolloutRow, ShadowPairRow, as_utc
+from app.registry.writes import bundle_ref
 from app.rollouts.analysis import percentiles
 from app.rollouts.compare import agrees
-from app.rollouts.evidence import canary_samples, shadow_sample, summarize_pairs, total_samples
-from app.rollouts.plan import STATE_COMPLETED, STATE_RUNNING, RolloutPlan
+from app.rollouts.samples import canary_samples, shadow_sample, summarize_pairs, total_samples
 
 
 def _iso(value: datetime | None) -> str | None:

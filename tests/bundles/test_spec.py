@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from app.bundles.compiled import compile_bundle
 from app.bundles.loader import load_bundle_file, parse_spec
 from app.errors import BadRequestError, BundleInvalid, InvalidVariables, MissingVariables
+from app.registry.compiled import compile_bundle
 
 BUNDLE = """\
 name: support-chat

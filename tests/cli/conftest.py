@@ -14,7 +14,7 @@ from pydantic import SecretStr
 from starlette.testclient import TestClient
 from typer.testing import CliRunner, Result
 
-from app.cli import client as cli_client
+from app.cli import admin_client as cli_client
 from app.cli.root import app as cli_app
 from app.main import create_app
 from app.settings import Settings

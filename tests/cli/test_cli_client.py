@@ -12,8 +12,8 @@ import httpx
 import pytest
 from starlette.testclient import TestClient
 
-from app.cli import client as cli_client
-from app.cli.client import actor as real_actor  # before the autouse fixture replaces it
+from app.cli import admin_client as cli_client
+from app.cli.admin_client import actor as real_actor  # before the autouse fixture replaces it
 from tests.cli.helpers import Invoke
 
 

@@ -20,7 +20,7 @@ import pytest
 from pydantic import SecretStr
 from starlette.testclient import TestClient
 
-from app.cli import client as cli_client
+from app.cli import admin_client as cli_client
 from app.main import create_app
 from app.settings import Settings
 from tests.cli.conftest import invoke, make_bundle  # noqa: F401  (CLI fixtures, reused)

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from app.bundles.compiled import compile_bundle
 from app.bundles.loader import parse_spec
 from app.deprecations.catalog import LitellmSeed, seed_from_model_map
+from app.deprecations.live_catalog import Deprecations
 from app.deprecations.overrides import CatalogError
-from app.deprecations.service import Deprecations
 from app.errors import BundleInvalid
 from app.providers.model_map import packaged_model_map
+from app.registry.compiled import compile_bundle
 
 REPO = Path(__file__).resolve().parents[2]
 

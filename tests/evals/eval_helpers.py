@@ -8,11 +8,11 @@ from typing import Any
 
 import yaml
 
-from app.bundles.compiled import CompiledBundle, compile_bundle
 from app.bundles.spec import BundleSpec
-from app.evals.scorers.base import Observation
+from app.evals.scorers.scorer import Observation
 from app.evals.suite import Case
 from app.evals.targets import CallFailed, Reply, TargetInfo
+from app.registry.compiled import CompiledBundle, compile_bundle
 from tests.conftest import fake_spec
 
 

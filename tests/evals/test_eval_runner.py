@@ -8,14 +8,15 @@ from typing import Any
 
 import pytest
 
-from app.bundles.compiled import compile_bundle
 from app.bundles.spec import BundleSpec
 from app.errors import SuiteInvalid
 from app.evals.cache import ResponseCache
 from app.evals.runner import RunOptions, SuiteRunner, run_with_baseline
 from app.evals.suite import load_suite
 from app.evals.targets import CallFailed, LocalTarget, TargetInfo
+from app.gateway.prepare import prepare_chat
 from app.providers.client import ProviderClient
+from app.registry.compiled import compile_bundle
 from tests.conftest import fake_spec
 from tests.evals.eval_helpers import StubTarget, last_user, write_suite
 
@@ -24,7 +25,7 @@ def local_target(model: str = "fake/echo", **overrides: Any) -> LocalTarget:
     compiled = compile_bundle(BundleSpec.model_validate(fake_spec(model=model, **overrides)))
     info = TargetInfo(compiled.name, compiled.digest, None, model, "bundle", "test")
     providers = ProviderClient(backoff_base_s=0.0, backoff_max_s=0.0)
-    return LocalTarget(compiled, providers, info)
+    return LocalTarget(compiled, providers, info, prepare=prepare_chat)
 
 
 async def test_a_local_bundle_runs_through_the_gateway_pipeline(tmp_path: Path) -> None:

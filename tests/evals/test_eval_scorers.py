@@ -9,7 +9,7 @@ import pytest
 
 from app.errors import SuiteInvalid
 from app.evals.scorers import SCORERS, ScoreEnv, build_scorer
-from app.evals.scorers.base import JudgeUnavailable
+from app.evals.scorers.scorer import JudgeUnavailable
 from app.evals.targets import CallFailed, Reply
 from tests.evals.eval_helpers import observe, reply
 

@@ -74,7 +74,7 @@ CLI_ADMIN_TOKEN = "cli-bootstrap-token-0123456789"
 @pytest.fixture
 def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Invoke]:
     """``cli(*args, token=...)`` runs ``pinyard`` against an in-process gateway as ``token``."""
-    from app.cli import client as cli_client
+    from app.cli import admin_client as cli_client
     from app.cli.root import app as cli_app
     from app.main import create_app
     from app.settings import Settings

@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 
-from app.bundles.compiled import CompiledBundle, compile_bundle
 from app.bundles.loader import parse_spec
 from app.errors import GuardrailBlocked
-from app.guardrails.base import Outcome
-from app.guardrails.runner import check_completion, run_input, run_output
+from app.guardrails.apply import check_completion, run_input, run_output
+from app.guardrails.check import Outcome
 from app.guardrails.stream import guarded_stream
+from app.registry.compiled import CompiledBundle, compile_bundle
 from tests.conftest import fake_spec
 
 SCHEMA = {

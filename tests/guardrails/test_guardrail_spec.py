@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from app.bundles.compiled import compile_bundle
 from app.bundles.loader import parse_spec
 from app.errors import BundleInvalid
+from app.registry.compiled import compile_bundle
 from tests.conftest import fake_spec
 
 

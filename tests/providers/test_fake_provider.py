@@ -18,8 +18,8 @@ from openai.types.chat import ChatCompletion, ChatCompletionChunk
 from pydantic import BaseModel, Field
 
 from app.errors import BadRequestError, ProviderError, RateLimitError
-from app.providers.base import EmbeddingCall, ProviderCall
 from app.providers.fake import FakeProvider
+from app.providers.interface import EmbeddingCall, ProviderCall
 
 USER = [{"role": "user", "content": "What is the capital of France?"}]
 WEATHER: dict[str, Any] = {

@@ -20,7 +20,7 @@ from app.errors import (
     ProviderError,
     RateLimitError,
 )
-from app.providers.base import EmbeddingCall, ProviderCall
+from app.providers.interface import EmbeddingCall, ProviderCall
 from app.providers.litellm_provider import LiteLLMProvider
 from app.providers.providers_file import (
     ProviderEndpoint,

@@ -19,8 +19,8 @@ from app.errors import (
     ProviderError,
     RateLimitError,
 )
-from app.providers.base import EmbeddingCall, ProviderCall
 from app.providers.client import ProviderClient
+from app.providers.interface import EmbeddingCall, ProviderCall
 from app.providers.litellm_provider import LiteLLMProvider
 from app.providers.openai_direct import OpenAIDirectProvider
 from app.providers.providers_file import ProvidersFileError, load_providers_file

@@ -7,9 +7,9 @@ import pytest
 import respx
 
 from app.errors import GatewayTimeoutError, ProviderError, RateLimitError
-from app.providers.base import Attempt, EmbeddingCall, Provider, ProviderCall
 from app.providers.client import ProviderClient
 from app.providers.fake import FakeProvider
+from app.providers.interface import Attempt, EmbeddingCall, Provider, ProviderCall
 from app.settings import Settings
 from tests.providers.conftest import chunk, completion_body, error, sse
 

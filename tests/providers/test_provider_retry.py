@@ -15,7 +15,7 @@ from app.errors import (
     ProviderError,
     RateLimitError,
 )
-from app.providers.base import Attempt
+from app.providers.interface import Attempt
 from app.providers.retry import RetryPolicy, call_with_retry
 from app.providers.upstream_errors import error_for_status
 

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from app.errors import ProviderError
-from app.providers.base import ProviderCall
+from app.providers.interface import ProviderCall
 from app.providers.openai_direct import OpenAIDirectProvider
 from app.providers.upstream_sse import SSEDecoder
 from bench.upstream import WORDS, _Connection

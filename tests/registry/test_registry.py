@@ -14,8 +14,8 @@ from sqlalchemy.exc import DBAPIError
 from app.bundles.loader import parse_spec
 from app.errors import BadRequestError, BundleInvalid, ConflictError, NotFoundError
 from app.registry import db
-from app.registry.service import RegistryService
 from app.registry.snapshot import SnapshotStore
+from app.registry.writes import RegistryService
 from app.settings import Settings
 from tests.conftest import fake_spec
 

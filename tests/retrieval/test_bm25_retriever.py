@@ -8,8 +8,8 @@ import bm25s
 import httpx
 import pytest
 
-from app.bundles.compiled import compile_bundle
 from app.bundles.loader import load_bundle_file, parse_spec
+from app.registry.compiled import compile_bundle
 from app.retrieval.bm25 import Bm25Retriever
 from tests.conftest import fake_spec
 

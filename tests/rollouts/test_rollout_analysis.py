@@ -6,10 +6,16 @@ import random
 
 import pytest
 
+from app.bundles.rollout_spec import (
+    AnalysisSettings,
+    RolloutStart,
+    ShadowSettings,
+    Step,
+    build_plan,
+)
 from app.errors import BadRequestError
 from app.rollouts.analysis import ArmSample, ShadowSample, analyze_canary, analyze_shadow
 from app.rollouts.compare import Answer, answer_text, compare
-from app.rollouts.plan import AnalysisSettings, RolloutStart, ShadowSettings, Step, build_plan
 
 SETTINGS = AnalysisSettings()
 STEP = Step(weight=25, min_requests=50, min_duration_s=0)

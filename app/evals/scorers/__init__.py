@@ -10,10 +10,10 @@ from pydantic import ValidationError
 
 from app.bundles.loader import describe_validation_error
 from app.errors import SuiteInvalid
-from app.evals.scorers.base import Observation, Score, ScoreEnv, Scorer
 from app.evals.scorers.budget import Cost, Latency
 from app.evals.scorers.custom import PythonCheck
 from app.evals.scorers.judge import LlmJudge
+from app.evals.scorers.scorer import Observation, Score, ScoreEnv, Scorer
 from app.evals.scorers.structured import JsonSchema, JsonValid
 from app.evals.scorers.text import Contains, Exact, IContains, Regex, Similarity
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from app.evals.scorers.base import Observation, Score, ScorerParams, SyncScorer
+from app.evals.scorers.scorer import Observation, Score, ScorerParams, SyncScorer
 
 
 class LatencyParams(ScorerParams):

@@ -21,7 +21,7 @@ from typing import Any
 from pydantic import Field
 
 from app.errors import SuiteInvalid
-from app.evals.scorers.base import Observation, Score, ScorerParams, SyncScorer
+from app.evals.scorers.scorer import Observation, Score, ScorerParams, SyncScorer
 
 _ARGUMENTS = ("case", "response", "latency_ms", "params")
 

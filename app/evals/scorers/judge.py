@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import Field
 
-from app.evals.scorers.base import (
+from app.evals.scorers.scorer import (
     JudgeUnavailable,
     Observation,
     Score,

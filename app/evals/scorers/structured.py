@@ -9,7 +9,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 from pydantic import Field, field_validator
 
-from app.evals.scorers.base import Observation, Score, ScorerParams, SyncScorer, clip
+from app.evals.scorers.scorer import Observation, Score, ScorerParams, SyncScorer, clip
 
 
 def parse_json(text: str) -> tuple[Any, str | None]:

@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 from rapidfuzz import fuzz
 
-from app.evals.scorers.base import Observation, Score, ScorerParams, SyncScorer, clip
+from app.evals.scorers.scorer import Observation, Score, ScorerParams, SyncScorer, clip
 
 
 class ExactParams(ScorerParams):

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from sqlmodel import Session
 
+from app.bundles.rollout_spec import RolloutPlan
 from app.registry.rollout_repo import ArmCounts, RolloutRepository, ShadowPairRepository
 from app.registry.tables import RolloutRow, ShadowPairRow
 from app.rollouts.analysis import ArmSample, ShadowSample
 from app.rollouts.assignment import ARM_CANARY, ARM_STABLE
 from app.rollouts.compare import agrees
-from app.rollouts.plan import RolloutPlan
 
 
 def arm_sample(

@@ -22,17 +22,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from app.errors import BadRequestError, ConflictError, NotFoundError
-from app.registry.alias_repo import AliasRepository, StateRepository
-from app.registry.audit import AuditRepository, require_reason
-from app.registry.bundle_repo import BundleRepository
-from app.registry.db import read_session, write_session
-from app.registry.gates import PromotionBlocked, PromotionRequest, run_gates
-from app.registry.pending import AliasChange
-from app.registry.rollout_repo import RolloutRepository
-from app.registry.service import RegistryService, bundle_ref
-from app.registry.tables import BundleRow, RolloutRow, as_utc, utcnow
-from app.rollouts.plan import (
+from app.bundles.rollout_spec import (
     STATE_ABORTED,
     STATE_COMPLETED,
     STATE_ROLLED_BACK,
@@ -41,6 +31,16 @@ from app.rollouts.plan import (
     RolloutStart,
     build_plan,
 )
+from app.errors import BadRequestError, ConflictError, NotFoundError
+from app.registry.alias_repo import AliasRepository, StateRepository
+from app.registry.audit import AuditRepository, require_reason
+from app.registry.bundle_repo import BundleRepository
+from app.registry.db import read_session, write_session
+from app.registry.gates import PromotionBlocked, PromotionRequest, run_gates
+from app.registry.pending import AliasChange
+from app.registry.rollout_repo import RolloutRepository
+from app.registry.tables import BundleRow, RolloutRow, as_utc, utcnow
+from app.registry.writes import RegistryService, bundle_ref
 from app.rollouts.views import report_view, rollout_view
 from app.telemetry.metrics import Metrics
 

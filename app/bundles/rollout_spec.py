@@ -10,16 +10,11 @@ step is always 100; passing it flips the alias to the candidate.
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.errors import BadRequestError
-
-if TYPE_CHECKING:
-    from app.registry.snapshot import ServedBundle
-    from app.registry.tables import RolloutRow
 
 DEFAULT_STEPS = (1.0, 5.0, 25.0, 50.0, 100.0)
 Metric = Literal["errors", "guardrail_blocks", "latency", "disagreement"]
@@ -139,45 +134,3 @@ def build_plan(body: RolloutStart) -> RolloutPlan:
 
 def _fmt(values: list[float]) -> str:
     return ",".join(f"{v:g}" for v in values)
-
-
-@dataclass(frozen=True, slots=True)
-class ActiveRollout:
-    """A running rollout as the request path sees it (part of the registry snapshot)."""
-
-    id: str
-    environment: str
-    alias: str
-    baseline: ServedBundle
-    candidate: ServedBundle
-    step: int
-    weight: float  # percent of subjects on the candidate
-    paused: bool
-    shadow: ShadowSettings | None  # set while in the shadow step
-
-    @property
-    def shadowing(self) -> bool:
-        return self.shadow is not None and self.shadow.rate > 0
-
-
-def active_rollout(
-    row: RolloutRow, by_digest: dict[str, ServedBundle], alias_digest: str | None
-) -> ActiveRollout | None:
-    """The snapshot's view of a running row; None once the alias left the baseline."""
-    baseline = by_digest.get(row.baseline_digest)
-    candidate = by_digest.get(row.candidate_digest)
-    if baseline is None or candidate is None or alias_digest != row.baseline_digest:
-        return None
-    plan = RolloutPlan.model_validate_json(row.plan)
-    step = plan.step(min(row.step, plan.last))
-    return ActiveRollout(
-        id=row.id,
-        environment=row.environment,
-        alias=row.alias,
-        baseline=baseline,
-        candidate=candidate,
-        step=row.step,
-        weight=step.weight,
-        paused=row.paused,
-        shadow=plan.shadow if step.shadow else None,
-    )

@@ -14,7 +14,6 @@ import orjson
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from app.bundles.compiled import compile_bundle
 from app.bundles.spec import BundleSpec
 from app.errors import BundleInvalid, ConflictError, NotFoundError
 from app.registry.alias_repo import AliasRepository, StateRepository
@@ -23,6 +22,7 @@ from app.registry.audit import (
     require_reason,
 )
 from app.registry.bundle_repo import BundleRepository
+from app.registry.compiled import compile_bundle
 from app.registry.db import write_session
 from app.registry.gates import PromotionBlocked, PromotionGate, PromotionRequest, run_gates
 from app.registry.pending import AliasApprovals, AliasChange

@@ -15,15 +15,15 @@ from typing import Any
 from sqlalchemy import Engine
 
 from app.governance.alias_changes import ALIAS_SET, AliasGovernance
+from app.governance.alias_evidence import EvidenceService
 from app.governance.caller import CallerAuth
 from app.governance.changes import ChangeService
 from app.governance.credentials import CredentialService
 from app.governance.denials import DenialRecorder
-from app.governance.evidence import EvidenceService
 from app.governance.ratelimit import RateLimiter
 from app.governance.ratelimit_stores import STORE_ERRORS, make_store
 from app.governance.retention import RetentionJob
-from app.registry.service import RegistryService
+from app.registry.writes import RegistryService
 from app.settings import Settings
 
 

@@ -15,7 +15,7 @@ the ``httpx.Client`` to use; the default opens (and closes) a real client.
 Tests replace the module attribute, e.g. with a ``TestClient`` that must
 outlive one command::
 
-    monkeypatch.setattr(app.cli.client, "open_http_client",
+    monkeypatch.setattr(app.cli.admin_client, "open_http_client",
                         lambda base_url: contextlib.nullcontext(test_client))
 
 Requests use relative paths and per-request headers, so an injected client's

@@ -23,8 +23,8 @@ from app.registry.bundle_repo import BundleRepository
 from app.registry.change_repo import ChangeRepository
 from app.registry.db import read_session
 from app.registry.evidence_repo import EvidenceRepository
-from app.registry.service import RegistryService, bundle_ref
 from app.registry.tables import as_utc
+from app.registry.writes import RegistryService, bundle_ref
 
 
 class EvidenceService:

@@ -21,12 +21,12 @@ from app.bundles.guardrail_spec import (
 )
 from app.bundles.spec import BundleSpec
 from app.errors import GuardrailBlocked
-from app.guardrails.base import ACTION_RESULT, Check, Outcome, Stage, redactor
+from app.guardrails.check import ACTION_RESULT, Check, Outcome, Stage, redactor
 from app.guardrails.limits import MaxLengthCheck, MaxTokensCheck
+from app.guardrails.message_text import input_texts, rewrite_messages, rewrite_strings
 from app.guardrails.patterns import DenyPatternCheck, PromptInjectionCheck
 from app.guardrails.pii import PiiCheck
 from app.guardrails.schema import OutputSchemaCheck
-from app.guardrails.text import input_texts, rewrite_messages, rewrite_strings
 
 
 @dataclass(frozen=True, slots=True)

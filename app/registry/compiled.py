@@ -5,14 +5,21 @@ they use must be declared when a ``variables_schema`` is given, schemas must be
 valid JSON Schema, and the model must be pinned. Bundles are immutable, so a
 compiled bundle is cached by digest for the life of the process, and so are
 its guardrails (patterns, schema validator) and its retriever (a BM25 index).
+
+It lives in the registry, above ``app.guardrails`` and ``app.retrieval`` whose
+checks and retrievers it holds, and below everything that serves a bundle.
+``PrepareChat`` is how such a bundle meets one client body: the gateway's
+``prepare_chat`` is its one implementation, injected into the rooms that replay
+requests off the gateway's path (shadow traffic, in-process eval targets).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
+import httpx
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
@@ -20,10 +27,12 @@ from app.bundles.pinning import floating_reason
 from app.bundles.spec import BundleSpec
 from app.bundles.templates import PROVIDED_VARIABLES, Template, compile_template
 from app.errors import BundleInvalid, InvalidVariables, MissingVariables
-from app.guardrails.runner import CompiledGuardrails, compile_guardrails
-from app.guardrails.text import last_user_text
-from app.retrieval.base import Retriever
+from app.guardrails.apply import CompiledGuardrails, compile_guardrails
+from app.guardrails.check import Outcome
+from app.guardrails.message_text import last_user_text
+from app.providers.fallback import Planned
 from app.retrieval.factory import build_retriever
+from app.retrieval.passages import Retriever
 
 # Names a retrieval query template gets besides the request's variables.
 QUERY_VARIABLES = frozenset({"last_user_message"})
@@ -172,3 +181,17 @@ def compile_bundle(
         retriever=build_retriever(retrieval),
         query=query,
     )
+
+
+class PrepareChat(Protocol):
+    """Input guardrails, retrieval and the rendered call for one body (``app.gateway.prepare``)."""
+
+    def __call__(
+        self,
+        bundle: CompiledBundle,
+        body: dict[str, Any],
+        *,
+        stream: bool,
+        http: httpx.AsyncClient,
+        outcomes: list[Outcome],
+    ) -> Awaitable[Planned]: ...
