@@ -22,12 +22,11 @@ from app.admin import aliases as admin_aliases
 from app.admin import audit as admin_audit
 from app.admin import bundles as admin_bundles
 from app.admin import changes as admin_changes
+from app.admin import credentials as admin_credentials
 from app.admin import deprecations as admin_deprecations
 from app.admin import evals as admin_evals
-from app.admin import keys as admin_keys
 from app.admin import policies as admin_policies
 from app.admin import rollouts as admin_rollouts
-from app.admin import tokens as admin_tokens
 from app.context import AppContext
 from app.deprecations.gate import DeprecationGate
 from app.deprecations.live_catalog import Deprecations
@@ -200,7 +199,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(admin_rollouts.router)
     app.include_router(admin_deprecations.router)
     app.include_router(admin_evals.router)
-    for governance in (admin_tokens, admin_keys, admin_changes, admin_evidence):
-        app.include_router(governance.router)
+    app.include_router(admin_credentials.tokens_router)
+    app.include_router(admin_credentials.keys_router)
+    app.include_router(admin_changes.router)
+    app.include_router(admin_evidence.router)
     app.include_router(operations_routes.router)
     return app

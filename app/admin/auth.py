@@ -3,61 +3,44 @@
 Two kinds of bearer token open the admin API: the bootstrap
 ``PINYARD_ADMIN_TOKEN`` (role ``admin``; the CLI names the human behind it in
 ``x-pinyard-actor``) and named tokens created with ``pinyard token create``
-(``pyd_adm_...``, stored hashed, each with a role). Routes declare the least
-role they need with ``Depends(require_role("operator"))``; every refusal is
-audited (without the presented secret).
+(``pyd_adm_...``, stored hashed, each with a role; checked by the credential
+service). Routes declare the least role they need with
+``Depends(require_role("operator"))``; every refusal is audited (without the
+presented secret).
 """
 
 from __future__ import annotations
 
-import hmac
 import re
 from collections.abc import Callable
 
 from fastapi import Depends, Request
 
 from app.context import AppContext, get_context
-from app.errors import AuthenticationError, PermissionDeniedError, PinyardError
-from app.governance.denials import ANONYMOUS, Denial
+from app.errors import AuthenticationError, PermissionDeniedError
+from app.governance.credential_kinds import ADMIN_TOKEN
+from app.governance.credentials import CredentialRefused, bearer, same_secret
+from app.governance.denials import ANONYMOUS
 from app.governance.principals import ROLES, Principal
-from app.governance.secrets import TOKEN_PREFIX
-from app.governance.tokens import TokenRefused
 
 __all__ = ["Principal", "authenticate", "require_admin", "require_role"]
 
 _ACTOR = re.compile(r"^[\w.@+-]{1,64}$")
 
 
-def _deny(ctx: AppContext, request: Request, error: PinyardError, actor: str) -> PinyardError:
-    ctx.governance.denials.record(
-        Denial(
-            actor=actor,
-            action="auth.denied",
-            target=f"{request.method} {request.url.path}",
-            reason=error.message,
-            status=error.status_code,
-            code=error.code,
-        )
-    )
-    return error
-
-
 def authenticate(request: Request, ctx: AppContext) -> Principal:
-    scheme, _, presented = request.headers.get("authorization", "").partition(" ")
-    presented = presented.strip() if scheme.lower() == "bearer" else ""
+    presented = bearer(request.headers.get("authorization", "")) or ""
     configured = ctx.settings.admin_token
-    if configured is not None and hmac.compare_digest(
-        presented.encode(), configured.get_secret_value().encode()
-    ):
+    denials = ctx.governance.denials
+    if configured is not None and same_secret(presented, configured.get_secret_value()):
         return _bootstrap(request)
-    if presented.startswith(TOKEN_PREFIX):
+    if presented.startswith(ADMIN_TOKEN.secret_prefix):
         try:
-            return ctx.governance.tokens.authenticate(presented)
-        except TokenRefused as refused:
-            raise _deny(ctx, request, refused, refused.actor) from None
+            return ctx.governance.credentials.principal(presented)
+        except CredentialRefused as refused:
+            raise denials.refused(request, refused, refused.actor) from None
     if configured is None:
-        raise _deny(
-            ctx,
+        raise denials.refused(
             request,
             PermissionDeniedError(
                 "the admin API is closed: set PINYARD_ADMIN_TOKEN (16+ characters) on the "
@@ -68,8 +51,7 @@ def authenticate(request: Request, ctx: AppContext) -> Principal:
             ANONYMOUS,
         )
     if not presented:
-        raise _deny(
-            ctx,
+        raise denials.refused(
             request,
             AuthenticationError(
                 "missing admin token: send 'Authorization: Bearer <PINYARD_ADMIN_TOKEN>'",
@@ -77,10 +59,9 @@ def authenticate(request: Request, ctx: AppContext) -> Principal:
             ),
             ANONYMOUS,
         )
-    raise _deny(
-        ctx,
+    raise denials.refused(
         request,
-        AuthenticationError("invalid admin token", code="admin_token_invalid"),
+        AuthenticationError(ADMIN_TOKEN.invalid.message, code=ADMIN_TOKEN.invalid.code),
         ANONYMOUS,
     )
 
@@ -100,8 +81,7 @@ def require_role(role: str) -> Callable[..., Principal]:
     def dependency(request: Request, ctx: AppContext = Depends(get_context)) -> Principal:
         principal = authenticate(request, ctx)
         if not principal.has(role):
-            raise _deny(
-                ctx,
+            raise ctx.governance.denials.refused(
                 request,
                 PermissionDeniedError(
                     f"{principal.name} has the {principal.role} role; this needs {role} or above",

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class _Body(BaseModel):
@@ -20,3 +22,24 @@ class AliasSet(_Body):
 class AliasRollback(_Body):
     reason: str
     to: str | None = None
+
+
+class TokenCreate(_Body):
+    name: str
+    role: str
+    expires_at: datetime | None = None
+    reason: str | None = None
+
+
+class KeyCreate(_Body):
+    environment: str
+    name: str | None = None
+    aliases: list[str] | None = None  # None: every alias of the environment
+    rpm: int | None = Field(default=None, ge=1)
+    allow_pinned: bool = False
+    expires_at: datetime | None = None
+    reason: str | None = None
+
+
+class Revoke(_Body):
+    reason: str | None = None

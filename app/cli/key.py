@@ -11,11 +11,43 @@ from typing import Annotated, Any
 
 import typer
 
-from app.cli.admin_client import AdminClient, path
-from app.cli.output import JsonFlag, fields, print_json, table
-from app.cli.token import ExpiresIn, Quiet, Reason, expires_at, print_secret
+from app.cli.credentials import (
+    Answer,
+    CredentialCommands,
+    ExpiresIn,
+    Quiet,
+    Reason,
+    expires_at,
+    field,
+)
+from app.cli.output import JsonFlag
 
 app = typer.Typer(help="Client API keys: environment, aliases, rate limit.", no_args_is_help=True)
+
+
+def _aliases(key: Answer) -> str:
+    return ", ".join(key["aliases"]) if key["aliases"] else "all"
+
+
+KEYS = CredentialCommands(
+    noun="key",
+    summary=[
+        ("name", field("name")),
+        ("environment", field("environment")),
+        ("aliases", _aliases),
+        ("rpm", lambda key: key["rpm"] or "unlimited"),
+        ("expires", field("expires_at")),
+    ],
+    columns=[
+        ("name", field("name")),
+        ("environment", field("environment")),
+        ("aliases", _aliases),
+        ("rpm", field("rpm")),
+        ("state", field("state")),
+        ("prefix", field("prefix")),
+        ("expires", field("expires_at")),
+    ],
+)
 
 
 @app.command()
@@ -47,26 +79,7 @@ def create(
     }
     if aliases is not None:
         body["aliases"] = [a.strip() for a in aliases.split(",") if a.strip()]
-    with AdminClient() as api:
-        answer = api.post("/admin/keys", body)
-    if as_json:
-        print_json(answer)
-        return
-    if not quiet:
-        _print_created(answer)
-    print_secret("key", answer["key"])
-
-
-def _print_created(answer: dict[str, Any]) -> None:
-    fields(
-        [
-            ("name", answer["name"]),
-            ("environment", answer["environment"]),
-            ("aliases", ", ".join(answer["aliases"]) if answer["aliases"] else "all"),
-            ("rpm", answer["rpm"] or "unlimited"),
-            ("expires", answer["expires_at"]),
-        ]
-    )
+    KEYS.create(body, quiet=quiet, as_json=as_json)
 
 
 @app.command("list")
@@ -75,39 +88,7 @@ def list_(
     as_json: JsonFlag = False,
 ) -> None:
     """Every key (never the secrets)."""
-    with AdminClient() as api:
-        answer = api.get("/admin/keys", params={"environment": env})
-    if as_json:
-        print_json(answer)
-        return
-    table(
-        None,
-        ["name", "environment", "aliases", "rpm", "state", "prefix", "expires"],
-        [
-            [
-                k["name"],
-                k["environment"],
-                ", ".join(k["aliases"]) if k["aliases"] else "all",
-                k["rpm"],
-                k["state"],
-                k["prefix"],
-                k["expires_at"],
-            ]
-            for k in answer["data"]
-        ],
-    )
+    KEYS.list(as_json=as_json, environment=env)
 
 
-@app.command()
-def revoke(
-    name: Annotated[str, typer.Argument(metavar="NAME")],
-    reason: Reason = None,
-    as_json: JsonFlag = False,
-) -> None:
-    """Revoke key NAME: every replica refuses it within a snapshot refresh."""
-    with AdminClient() as api:
-        answer = api.post(path("admin", "keys", name, "revoke"), {"reason": reason})
-    if as_json:
-        print_json(answer)
-    else:
-        fields([("revoked", answer["name"]), ("at", answer["revoked_at"])])
+KEYS.add_revoke(app, "Revoke key NAME: every replica refuses it within a snapshot refresh.")

@@ -1,4 +1,4 @@
-"""Governance, assembled: tokens, keys, approvals, rate limits, refusals, retention, evidence.
+"""Governance, assembled: credentials, approvals, rate limits, refusals, retention, evidence.
 
 ``Governance.build`` wires it into the registry (alias sets divert to pending
 changes where policy requires approval); ``background`` lists the loops the
@@ -18,12 +18,11 @@ from app.governance.alias_changes import ALIAS_SET, AliasGovernance
 from app.governance.alias_evidence import EvidenceService
 from app.governance.caller import CallerAuth
 from app.governance.changes import ChangeService
+from app.governance.credentials import CredentialService
 from app.governance.denials import DenialRecorder
-from app.governance.keys import KeyService
 from app.governance.ratelimit import RateLimiter
 from app.governance.ratelimit_stores import STORE_ERRORS, make_store
 from app.governance.retention import RetentionJob
-from app.governance.tokens import TokenService
 from app.registry.writes import RegistryService
 from app.settings import Settings
 
@@ -31,8 +30,7 @@ from app.settings import Settings
 @dataclass(slots=True)
 class Governance:
     settings: Settings
-    tokens: TokenService
-    keys: KeyService
+    credentials: CredentialService
     changes: ChangeService
     aliases: AliasGovernance
     callers: CallerAuth
@@ -62,8 +60,7 @@ class Governance:
         registry.approvals = aliases
         return cls(
             settings=settings,
-            tokens=TokenService(engine),
-            keys=KeyService(engine, settings.environments, on_change),
+            credentials=CredentialService(engine, settings.environments, on_change),
             changes=changes,
             aliases=aliases,
             callers=CallerAuth(settings.environments, settings.environment, limiter, denials),

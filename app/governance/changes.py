@@ -17,6 +17,7 @@ expired change cannot be decided again; every refusal is audited.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -29,14 +30,13 @@ from sqlmodel import Session
 from app.errors import BadRequestError, ConflictError, NotFoundError, PermissionDeniedError
 from app.governance.denials import Denial, DenialRecorder
 from app.governance.principals import Principal, identity_of
-from app.governance.secrets import new_id
 from app.registry.alias_repo import StateRepository
 from app.registry.audit import AuditRepository, require_reason
 from app.registry.change_repo import STATES, ChangeRepository
 from app.registry.db import read_session, write_session
 from app.registry.evidence_repo import EvidenceRepository
 from app.registry.governance_tables import PendingChangeRow
-from app.registry.tables import as_utc, utcnow
+from app.registry.tables import as_utc, iso_utc, utcnow
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,10 +46,6 @@ class Applied:
 
 
 Applier = Callable[[Session, PendingChangeRow, Principal], Applied]
-
-
-def _iso(value: datetime | None) -> str | None:
-    return as_utc(value).isoformat() if value is not None else None
 
 
 def change_state(row: PendingChangeRow, now: datetime) -> str:
@@ -69,11 +65,11 @@ def change_view(row: PendingChangeRow) -> dict[str, Any]:
         "digest": row.digest,
         "reason": row.reason,
         "requested_by": row.requested_by,
-        "requested_at": _iso(row.requested_at),
-        "expires_at": _iso(row.expires_at),
+        "requested_at": iso_utc(row.requested_at),
+        "expires_at": iso_utc(row.expires_at),
         "evidence": orjson.loads(row.evidence),
         "decided_by": row.decided_by,
-        "decided_at": _iso(row.decided_at),
+        "decided_at": iso_utc(row.decided_at),
         "decision_reason": row.decision_reason,
         "result": orjson.loads(row.result) if row.result else None,
         "applied_ref": row.applied_ref,
@@ -118,7 +114,7 @@ class ChangeService:
             **(evidence or {}),
         }
         row = PendingChangeRow(
-            id=new_id("chg_"),
+            id="chg_" + secrets.token_hex(8),
             kind=kind,
             environment=environment,
             target=target,
@@ -178,7 +174,7 @@ class ChangeService:
             self._refuse(
                 row,
                 principal,
-                f"cannot {verb} change {row.id}: it expired at {_iso(row.expires_at)}; "
+                f"cannot {verb} change {row.id}: it expired at {iso_utc(row.expires_at)}; "
                 "request it again",
                 "change_expired",
             )

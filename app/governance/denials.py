@@ -17,13 +17,20 @@ import threading
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING, TypeVar
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from app.errors import PinyardError
 from app.registry.audit import AuditRepository
 from app.registry.db import write_session
 from app.registry.tables import utcnow
+
+if TYPE_CHECKING:
+    from fastapi import Request
+
+Refusal = TypeVar("Refusal", bound=PinyardError)
 
 log = logging.getLogger("pinyard.denials")
 
@@ -67,6 +74,20 @@ class DenialRecorder:
                 self._seen[denial] = (self._seen.get(denial, (now, now))[0], now)
             else:
                 self.dropped += 1
+
+    def refused(self, request: Request, error: Refusal, actor: str) -> Refusal:
+        """Record an HTTP request's refusal (``auth.denied``) and hand the error back to raise."""
+        self.record(
+            Denial(
+                actor=actor,
+                action="auth.denied",
+                target=f"{request.method} {request.url.path}",
+                reason=error.message,
+                status=error.status_code,
+                code=error.code,
+            )
+        )
+        return error
 
     async def flush(self) -> int:
         """Write what accumulated; how many events were appended."""

@@ -8,6 +8,7 @@ these tables.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import ClassVar
 
 from sqlalchemy import BigInteger, Column, DateTime, Text
 from sqlmodel import Field, SQLModel
@@ -17,42 +18,47 @@ def _ts(*, nullable: bool = False, index: bool = False) -> Column[datetime]:
     return Column(DateTime(timezone=True), nullable=nullable, index=index)
 
 
-class ApiTokenRow(SQLModel, table=True):
+class CredentialColumns(SQLModel):
+    """What an admin token and a client key both store: a name, a hash, a life."""
+
+    id: str = Field(max_length=32, primary_key=True)
+    name: str = Field(max_length=63, unique=True)
+    prefix: str = Field(max_length=24)
+    created_at: datetime = Field(sa_type=DateTime(timezone=True), nullable=False)
+    created_by: str = Field(max_length=255)
+    expires_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    revoked_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    revoked_by: str | None = Field(default=None, max_length=255)
+
+    HASH_COLUMN: ClassVar[str]  # where the sha256 of the secret is kept
+
+    @property
+    def digest(self) -> str:
+        return str(getattr(self, self.HASH_COLUMN))
+
+
+class ApiTokenRow(CredentialColumns, table=True):
     """An admin-API principal: a named, role-bearing bearer token."""
 
     __tablename__ = "api_tokens"
+    HASH_COLUMN = "token_hash"
 
-    id: str = Field(max_length=32, primary_key=True)
-    name: str = Field(max_length=63, unique=True)
     role: str = Field(max_length=16)
     token_hash: str = Field(max_length=64, unique=True)
-    prefix: str = Field(max_length=24)
-    created_at: datetime = Field(sa_column=_ts())
-    created_by: str = Field(max_length=255)
-    expires_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
-    revoked_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
-    revoked_by: str | None = Field(default=None, max_length=255)
 
 
-class ApiKeyRow(SQLModel, table=True):
+class ApiKeyRow(CredentialColumns, table=True):
     """A data-plane client key: fixes the caller's environment, optionally its aliases."""
 
     __tablename__ = "api_keys"
+    HASH_COLUMN = "key_hash"
 
-    id: str = Field(max_length=32, primary_key=True)
-    name: str = Field(max_length=63, unique=True)
     environment: str = Field(max_length=63)
     # JSON list of alias names; null = every alias of the environment.
     aliases: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     rpm: int | None = None
     allow_pinned: bool = False
     key_hash: str = Field(max_length=64, unique=True)
-    prefix: str = Field(max_length=24)
-    created_at: datetime = Field(sa_column=_ts())
-    created_by: str = Field(max_length=255)
-    expires_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
-    revoked_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
-    revoked_by: str | None = Field(default=None, max_length=255)
 
 
 class PendingChangeRow(SQLModel, table=True):

@@ -26,8 +26,8 @@ from app.bundles.spec import BundleSpec, parse_ref
 from app.registry.alias_repo import AliasRepository, StateRepository
 from app.registry.bundle_repo import BundleRepository
 from app.registry.compiled import CompiledBundle, compile_bundle
+from app.registry.credential_repo import KeySet, key_set
 from app.registry.db import read_session
-from app.registry.key_repo import KeyRepository, KeySet
 from app.registry.rollout_repo import RolloutRepository
 from app.registry.tables import RolloutRow, as_utc
 
@@ -193,7 +193,7 @@ class SnapshotStore:
                 (row.environment, row.name): by_digest[row.bundle_digest]
                 for row in AliasRepository(session).find()
             }
-            keys = KeyRepository(session).key_set()
+            keys = key_set(session)
             rollouts = {
                 (row.environment, row.alias): active
                 for row in RolloutRepository(session).running()

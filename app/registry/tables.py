@@ -17,6 +17,11 @@ def as_utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def iso_utc(value: datetime | None) -> str | None:
+    """A stored time as the API shows it (ISO 8601, UTC), or None."""
+    return as_utc(value).isoformat() if value is not None else None
+
+
 def _ts(index: bool = False) -> Column[datetime]:
     return Column(DateTime(timezone=True), nullable=False, index=index)
 
