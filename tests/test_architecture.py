@@ -8,6 +8,7 @@ architecture document and the module names honest.
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -71,6 +72,20 @@ def test_every_room_is_in_the_architecture_document() -> None:
     for room in rooms():
         named = f"`{room}/`" in text or f"`{room}.py`" in text
         assert named, f"docs/architecture.md does not describe app/{room}"
+
+
+def test_every_module_the_document_names_exists() -> None:
+    """A renamed or moved module cannot leave the document pointing at nothing."""
+    named = set(re.findall(r"`((?:[a-z_]+/)*[a-z_]+\.py)(?::[^`]*)?`", DOC.read_text()))
+    missing = [path for path in sorted(named) if not _exists(path)]
+    assert named and missing == []
+
+
+def _exists(path: str) -> bool:
+    """``room/module.py`` under app/, a path from the root, or a bare name in some room."""
+    if "/" not in path:
+        return any(APP.rglob(path))
+    return (APP / path).exists() or (ROOT / path).exists()
 
 
 def test_the_readme_links_the_architecture_document() -> None:
