@@ -27,6 +27,7 @@ from app.admin import deprecations as admin_deprecations
 from app.admin import evals as admin_evals
 from app.admin import policies as admin_policies
 from app.admin import rollouts as admin_rollouts
+from app.batches.batch_runtime import BatchRuntime
 from app.context import AppContext
 from app.deprecations.gate import DeprecationGate
 from app.deprecations.live_catalog import Deprecations
@@ -34,8 +35,10 @@ from app.deprecations.monitor import DeprecationMonitor
 from app.deprecations.radar import shutdown_gauge_rows
 from app.errors import BadRequestError, PinyardError, ServiceUnavailableError
 from app.evals.gate import EvalGate
+from app.gateway import batches as batch_routes
 from app.gateway import operations as operations_routes
 from app.gateway import routes as gateway_routes
+from app.gateway.batch_rows import batch_endpoints
 from app.gateway.front_door import PinyardApp
 from app.gateway.prepare import prepare_chat
 from app.governance.assembly import Governance
@@ -64,7 +67,7 @@ def build_context(settings: Settings) -> AppContext:
         gates=[DeprecationGate(deprecations), EvalGate()],
     )
     providers = ProviderClient.from_settings(settings)
-    return AppContext(
+    ctx = AppContext(
         settings=settings,
         engine=engine,
         registry=registry,
@@ -90,6 +93,8 @@ def build_context(settings: Settings) -> AppContext:
             settings, deprecations, engine, snapshots
         ),
     )
+    ctx.batches = BatchRuntime.build(settings, engine, batch_endpoints(ctx))
+    return ctx
 
 
 @asynccontextmanager
@@ -192,6 +197,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(SQLAlchemyError, _database_error)
     app.include_router(gateway_routes.router)
+    app.include_router(batch_routes.router)
     app.include_router(admin_bundles.router)
     app.include_router(admin_aliases.router)
     app.include_router(admin_audit.router)
