@@ -93,7 +93,7 @@ def build_context(settings: Settings) -> AppContext:
             settings, deprecations, engine, snapshots
         ),
     )
-    ctx.batches = BatchRuntime.build(settings, engine, batch_endpoints(ctx))
+    ctx.batches = BatchRuntime.build(settings, engine, snapshots, batch_endpoints(ctx))
     return ctx
 
 
@@ -107,6 +107,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     await ctx.snapshots.load(partial(db.upgrade, settings.database_url) if migrate else None)
     ctx.records.start()
     ctx.rollouts.start()
+    ctx.batches.start()
     tasks = [
         asyncio.create_task(
             ctx.snapshots.watch(settings.snapshot_poll_interval_s), name="pinyard-snapshot-watch"
@@ -136,6 +137,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await ctx.rollouts.close()
+        await ctx.batches.close(grace_s=settings.shutdown_grace_s)  # before records flush
         await ctx.records.close(timeout_s=settings.shutdown_grace_s)
         await ctx.governance.close()
         await ctx.retrieval_http.aclose()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -64,13 +64,10 @@ class BatchService:
         engine: Engine,
         endpoints: BatchEndpoints,
         limits: BatchLimits,
-        on_cancel: Callable[[str], None] | None = None,
     ) -> None:
-        """``on_cancel(batch_id)`` tells this process's worker at once (others poll)."""
         self.engine = engine
         self.endpoints = endpoints
         self.limits = limits
-        self.on_cancel = on_cancel
 
     # -- files ----------------------------------------------------------------------
 
@@ -239,8 +236,6 @@ class BatchService:
                 )
             row.status, row.cancelling_at = "cancelling", utcnow()
             batches.save(row)
-        if self.on_cancel is not None:
-            self.on_cancel(batch_id)
         return row
 
 

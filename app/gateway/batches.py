@@ -141,4 +141,6 @@ async def cancel_batch(
     batch_id: str, request: Request, ctx: AppContext = Depends(get_context)
 ) -> Any:
     environment, _ = _caller(request, ctx)
-    return batch_object(await asyncio.to_thread(_service(ctx).cancel, environment, batch_id))
+    row = await asyncio.to_thread(_service(ctx).cancel, environment, batch_id)
+    ctx.batches.cancelled(batch_id)  # other replicas see it within a second
+    return batch_object(row)

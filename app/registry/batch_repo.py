@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, insert, or_, update
+from sqlalchemy import LargeBinary, and_, cast, func, insert, or_, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -190,6 +190,18 @@ class BatchRepository:
             .limit(limit)
         )
         return list(rows)
+
+    def output_size(self, batch_id: str, status: str) -> tuple[int, int]:
+        """How many finished lines are in ``status``, and their bytes as a JSONL file."""
+        output = _REQUESTS.c.output
+        postgres = self.session.get_bind().dialect.name == "postgresql"
+        size = func.octet_length(output) if postgres else func.length(cast(output, LargeBinary))
+        count, total = self.session.execute(
+            sa_select(func.count(), func.coalesce(func.sum(size), 0)).where(
+                _REQUESTS.c.batch_id == batch_id, _REQUESTS.c.status == status
+            )
+        ).one()
+        return int(count), int(total) + int(count)  # a newline ends each line
 
 
 def _lease_free(holder: str, now: datetime) -> Any:
