@@ -19,20 +19,14 @@ import logging
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-import orjson
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.batches.endpoints import BatchEndpoint, RowResult
+from app.batches.endpoints import BatchEndpoint
+from app.batches.finalize import CANCELLED, EXPIRED, finalize
 from app.batches.lanes import Lane
-from app.batches.output_lines import expired_line, output_line
-from app.registry.batch_repo import (
-    COMPLETED,
-    FAILED,
-    BatchRepository,
-    FinishedLine,
-    PendingLine,
-)
-from app.registry.batch_tables import BatchRow, FileRow
+from app.batches.line_runner import run_line
+from app.registry.batch_repo import PAGE, BatchRepository, FinishedLine, PendingLine
+from app.registry.batch_tables import BatchRow
 from app.registry.db import write_session
 from app.registry.snapshot import ServedBundle
 from app.registry.tables import as_utc, utcnow
@@ -44,12 +38,9 @@ log = logging.getLogger("pinyard.batches")
 
 FLUSH_S = 0.25
 FLUSH_LINES = 256  # flush early once this many lines wait
-PAGE = 500  # pending lines read at a time
-# A line still rate-limited after the bundle's retries goes back to its lane this often.
-MAX_RATE_LIMITED = 8
 
-# Why a run stopped starting lines.
-CANCELLED, EXPIRED, SHUTDOWN, LEASE_LOST = "cancelled", "expired", "shutdown", "lease_lost"
+# Why a run stopped starting lines (besides CANCELLED and EXPIRED).
+SHUTDOWN, LEASE_LOST = "shutdown", "lease_lost"
 
 
 class BatchRun:
@@ -126,27 +117,8 @@ class BatchRun:
         lane: Lane,
         line: PendingLine,
     ) -> None:
-        body = orjson.loads(line.body)
-        result: RowResult | None = None
-        for _ in range(MAX_RATE_LIMITED + 1):
-            async with lane.slot():
-                result = await endpoint.run(body, row.environment, row.alias, bundle)
-            if result.status_code != 429 or self._stopped.is_set():
-                break
-            waited = lane.rate_limited(result.retry_after)
-            log.info("batch %s line %d rate-limited; lane waits %.1fs", row.id, line.line, waited)
-        assert result is not None
-        if result.ok:
-            lane.answered()
-        self._finished.append(
-            FinishedLine(
-                line.line,
-                result.ok,
-                result.request_id or None,
-                output_line(line.custom_id, result),
-                utcnow(),
-            )
-        )
+        finished = await run_line(row, bundle, endpoint, lane, line, self._stopped.is_set)
+        self._finished.append(finished)
         if len(self._finished) >= FLUSH_LINES:
             self._flush_now.set()
 
@@ -230,50 +202,6 @@ class BatchRun:
             raise
 
     def _finalize(self, row: BatchRow, reason: str | None) -> None:
-        """Output and error files, and the final status, in one transaction."""
         with write_session(self.worker.engine, registry_lock=False) as session:
-            batches = BatchRepository(session)
-            if reason == EXPIRED:
-                while page := batches.pending(self.batch_id, 0, PAGE):
-                    now = utcnow()
-                    batches.finish(
-                        self.batch_id,
-                        [
-                            FinishedLine(p.line, False, None, expired_line(p.custom_id), now)
-                            for p in page
-                        ],
-                    )
-            current = batches.get(self.batch_id)
-            assert current is not None
-            now = utcnow()
-            current.finalizing_at = now
-            for kind, status in (("output", COMPLETED), ("error", FAILED)):
-                count, size = batches.output_size(self.batch_id, status)
-                if not count:
-                    continue
-                made = FileRow(
-                    id=self.worker.new_file_id(),
-                    environment=current.environment,
-                    purpose="batch_output",
-                    kind=kind,
-                    filename=f"{current.id}_{kind}.jsonl",
-                    bytes=size,
-                    created_at=now,
-                    created_by="pinyard-batch-worker",
-                    lines=count,
-                    batch_id=current.id,
-                )
-                session.add(made)
-                if kind == "output":
-                    current.output_file_id = made.id
-                else:
-                    current.error_file_id = made.id
-            if reason == CANCELLED:
-                current.status, current.cancelled_at = "cancelled", now
-            elif reason == EXPIRED:
-                current.status, current.expired_at = "expired", now
-            else:
-                current.status, current.completed_at = "completed", now
-            current.lease_holder, current.lease_expires_at = None, None
-            batches.save(current)
-        log.info("batch %s %s", row.id, current.status)
+            ended = finalize(session, self.batch_id, reason, self.worker.new_file_id)
+        log.info("batch %s %s", row.id, ended.status)

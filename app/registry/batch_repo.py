@@ -19,6 +19,9 @@ from sqlmodel import Session, col, select
 from app.registry.batch_tables import BatchRequestRow, BatchRow, FileRow
 
 PENDING, COMPLETED, FAILED = "pending", "completed", "failed"
+# A line of a cancelled batch that no chunk worker started (distributed engine only).
+CANCELLED_LINE = "cancelled"
+PAGE = 500  # pending lines read at a time
 # A worker takes batches in these states (it moves them on from each).
 RUNNABLE = ("validating", "in_progress", "cancelling")
 
@@ -72,8 +75,12 @@ class BatchRepository:
             self.session.execute(insert(_REQUESTS), values[start : start + 1000])
         return row
 
-    def get(self, batch_id: str, environment: str | None = None) -> BatchRow | None:
-        row = self.session.get(BatchRow, batch_id)
+    def get(
+        self, batch_id: str, environment: str | None = None, *, lock: bool = False
+    ) -> BatchRow | None:
+        """``lock``: hold the row until the transaction ends (PostgreSQL; SQLite's writes
+        are serialised anyway)."""
+        row = self.session.get(BatchRow, batch_id, with_for_update=lock or None)
         if row is None or (environment is not None and row.environment != environment):
             return None
         return row
@@ -132,18 +139,72 @@ class BatchRepository:
             .values(lease_holder=None, lease_expires_at=None)
         )
 
-    def pending(self, batch_id: str, after_line: int, limit: int) -> list[PendingLine]:
-        rows = self.session.execute(
-            sa_select(_REQUESTS.c.line, _REQUESTS.c.custom_id, _REQUESTS.c.body)
+    def pending(
+        self, batch_id: str, after_line: int, limit: int, *, last: int | None = None
+    ) -> list[PendingLine]:
+        """Pending lines after ``after_line`` (up to ``last``), in order."""
+        query = sa_select(_REQUESTS.c.line, _REQUESTS.c.custom_id, _REQUESTS.c.body).where(
+            _REQUESTS.c.batch_id == batch_id,
+            _REQUESTS.c.status == PENDING,
+            _REQUESTS.c.line > after_line,
+        )
+        if last is not None:
+            query = query.where(_REQUESTS.c.line <= last)
+        rows = self.session.execute(query.order_by(_REQUESTS.c.line).limit(limit))
+        return [PendingLine(line, custom_id, body) for line, custom_id, body in rows]
+
+    def has_pending(self, batch_id: str) -> bool:
+        found = self.session.execute(
+            sa_select(_REQUESTS.c.line)
+            .where(_REQUESTS.c.batch_id == batch_id, _REQUESTS.c.status == PENDING)
+            .limit(1)
+        ).first()
+        return found is not None
+
+    def cancel_pending(self, batch_id: str, first: int, last: int) -> None:
+        """Lines of ``first..last`` not started: never to run (the batch was cancelled)."""
+        self.session.execute(
+            update(_REQUESTS)
             .where(
                 _REQUESTS.c.batch_id == batch_id,
                 _REQUESTS.c.status == PENDING,
-                _REQUESTS.c.line > after_line,
+                _REQUESTS.c.line >= first,
+                _REQUESTS.c.line <= last,
             )
-            .order_by(_REQUESTS.c.line)
+            .values(status=CANCELLED_LINE)
+        )
+
+    def line_ranges(self, batch_id: str, size: int) -> list[tuple[int, int]]:
+        """The batch's lines cut into ``(first, last)`` runs of ``size`` lines."""
+        lines = list(
+            self.session.execute(
+                sa_select(_REQUESTS.c.line)
+                .where(_REQUESTS.c.batch_id == batch_id)
+                .order_by(_REQUESTS.c.line)
+            ).scalars()
+        )
+        return [
+            (lines[i], lines[min(i + size, len(lines)) - 1]) for i in range(0, len(lines), size)
+        ]
+
+    def undispatched(self, holder: str, now: datetime, limit: int) -> list[str]:
+        """Batches no chunk worker has been given yet (validating, or cancelled before)."""
+        query = (
+            sa_select(col(BatchRow.id))
+            .where(
+                or_(
+                    col(BatchRow.status) == "validating",
+                    and_(
+                        col(BatchRow.status) == "cancelling",
+                        col(BatchRow.in_progress_at).is_(None),
+                    ),
+                ),
+                _lease_free(holder, now),
+            )
+            .order_by(col(BatchRow.created_at))
             .limit(limit)
         )
-        return [PendingLine(line, custom_id, body) for line, custom_id, body in rows]
+        return list(self.session.execute(query).scalars())
 
     def finish(self, batch_id: str, lines: Sequence[FinishedLine]) -> tuple[int, int]:
         """Finish pending lines; the counts ``(completed, failed)`` actually added."""
