@@ -203,3 +203,21 @@ class Settings(BaseSettings):
     batch_poll_interval_s: float = Field(default=1.0, gt=0)
     # A worker that stops renewing its lease on a batch loses it after this long.
     batch_lease_ttl_s: float = Field(default=30.0, gt=0)
+    # Where lines run: "gateway" (each gateway's own worker) or "dramatiq" (the
+    # gateway hands chunks of lines to Dramatiq workers through the broker;
+    # `pip install 'pinyard[workers]'`, docs/batches.md).
+    batch_executor: Literal["gateway", "dramatiq"] = "gateway"
+    # The Dramatiq broker: amqp://... (RabbitMQ) or redis://...; may hold a password.
+    batch_broker_url: SecretStr | None = None
+    batch_queue: str = Field(default="pinyard-batches", pattern=r"^[\w.-]{1,64}$")
+    # Lines in one chunk message.
+    batch_chunk_size: int = Field(default=100, ge=1, le=10_000)
+
+    @model_validator(mode="after")
+    def _check_batch_executor(self) -> Settings:
+        if self.batch_executor == "dramatiq" and self.batch_broker_url is None:
+            raise ValueError(
+                "PINYARD_BATCH_EXECUTOR=dramatiq needs PINYARD_BATCH_BROKER_URL "
+                "(amqp://... or redis://...)"
+            )
+        return self

@@ -1,4 +1,5 @@
-"""One batch, run by one worker: its pending lines, bounded, until none is left.
+"""One batch (or one chunk of its lines), run by one worker: its pending lines, bounded,
+until none is left.
 
 Lines start in input order, at most ``concurrency`` of this batch at once and
 within the provider's lane (``app.batches.lanes``). Finished lines are written
@@ -9,6 +10,11 @@ so a cancel made through another replica is seen within a second.
 A line is pending in the database until its answer is written: a worker that
 stops (shutdown, lost lease) leaves the batch ``in_progress`` and whoever takes
 it next starts from the lines still pending, so a finished line never runs again.
+
+A chunk (``lines=(first, last)``, for a distributed engine's workers) holds no
+lease: it runs the pending lines of its range, and whichever chunk leaves no
+line of the batch pending ends the batch (``app.batches.finalize.finish_if_done``).
+An interrupted chunk raises ``ChunkInterrupted`` so the engine delivers it again.
 """
 
 from __future__ import annotations
@@ -16,23 +22,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import Protocol
 
+from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.batches.endpoints import BatchEndpoint
-from app.batches.finalize import CANCELLED, EXPIRED, finalize
-from app.batches.lanes import Lane
+from app.batches.endpoints import BatchEndpoint, BatchEndpoints
+from app.batches.finalize import CANCELLED, EXPIRED, fail_expired, finalize, finish_if_done
+from app.batches.lanes import Lane, ProviderLanes
 from app.batches.line_runner import run_line
 from app.registry.batch_repo import PAGE, BatchRepository, FinishedLine, PendingLine
 from app.registry.batch_tables import BatchRow
 from app.registry.db import write_session
-from app.registry.snapshot import ServedBundle
+from app.registry.snapshot import ServedBundle, SnapshotStore
 from app.registry.tables import as_utc, utcnow
-
-if TYPE_CHECKING:
-    from app.batches.worker import BatchWorker
 
 log = logging.getLogger("pinyard.batches")
 
@@ -43,10 +48,48 @@ FLUSH_LINES = 256  # flush early once this many lines wait
 SHUTDOWN, LEASE_LOST = "shutdown", "lease_lost"
 
 
+class RunOptions(Protocol):
+    @property
+    def concurrency(self) -> int: ...
+    @property
+    def lease_ttl_s(self) -> float: ...
+    @property
+    def renew_every_s(self) -> float: ...
+
+
+class RunHost(Protocol):
+    """What a run needs from the worker running it."""
+
+    @property
+    def engine(self) -> Engine: ...
+    @property
+    def snapshots(self) -> SnapshotStore: ...
+    @property
+    def endpoints(self) -> BatchEndpoints: ...
+    @property
+    def lanes(self) -> ProviderLanes: ...
+    @property
+    def new_file_id(self) -> Callable[[], str]: ...
+    @property
+    def options(self) -> RunOptions: ...
+    @property
+    def holder(self) -> str | None:
+        """The lease holder's name; None for a chunk (no lease)."""
+        ...
+
+
+class ChunkInterrupted(Exception):
+    """A chunk stopped with lines still pending (shutdown): deliver it again."""
+
+
 class BatchRun:
-    def __init__(self, worker: BatchWorker, batch_id: str) -> None:
+    def __init__(
+        self, worker: RunHost, batch_id: str, lines: tuple[int, int] | None = None
+    ) -> None:
+        """``lines``: only this ``(first, last)`` range of the batch (a chunk)."""
         self.worker = worker
         self.batch_id = batch_id
+        self.chunk = lines
         self.stop_reason: str | None = None
         self._stopped = asyncio.Event()
         self._flush_now = asyncio.Event()
@@ -84,6 +127,9 @@ class BatchRun:
             with contextlib.suppress(asyncio.CancelledError):
                 await keeper
         await self._write_until_done(row)
+        if self.chunk is not None:
+            await asyncio.to_thread(self._end_chunk, self.chunk)
+            return
         if self.stop_reason in (SHUTDOWN, LEASE_LOST):
             return  # still in_progress: the next worker resumes from the pending lines
         await asyncio.to_thread(self._finalize, row, self.stop_reason)
@@ -93,7 +139,7 @@ class BatchRun:
         endpoint = worker.endpoints[row.endpoint]
         lane = worker.lanes.for_model(bundle.compiled.spec.model)
         slots = asyncio.Semaphore(worker.options.concurrency)
-        after = 0
+        after = self.chunk[0] - 1 if self.chunk else 0
         while not self._stopped.is_set():
             page = await asyncio.to_thread(self._pending, after)
             if not page:
@@ -178,8 +224,9 @@ class BatchRun:
             return row
 
     def _pending(self, after: int) -> list[PendingLine]:
+        last = self.chunk[1] if self.chunk else None
         with write_session(self.worker.engine, registry_lock=False) as session:
-            return BatchRepository(session).pending(self.batch_id, after, PAGE)
+            return BatchRepository(session).pending(self.batch_id, after, PAGE, last=last)
 
     def _sync(self, renew: bool) -> str | None:
         """Write finished lines; with ``renew``, extend the lease. The status, None if lost."""
@@ -190,7 +237,7 @@ class BatchRun:
                 batches = BatchRepository(session)
                 if lines:
                     batches.finish(self.batch_id, lines)
-                if renew:
+                if renew and worker.holder is not None:
                     now = utcnow()
                     until = now + timedelta(seconds=worker.options.lease_ttl_s)
                     if not batches.claim(self.batch_id, worker.holder, now, until):
@@ -200,6 +247,23 @@ class BatchRun:
         except BaseException:
             self._finished = lines + self._finished  # not written: try again
             raise
+
+    def _end_chunk(self, chunk: tuple[int, int]) -> None:
+        first, last = chunk
+        with write_session(self.worker.engine, registry_lock=False) as session:
+            batches = BatchRepository(session)
+            if self.stop_reason == CANCELLED:
+                batches.cancel_pending(self.batch_id, first, last)
+            elif self.stop_reason == EXPIRED:
+                fail_expired(batches, self.batch_id, first, last)
+            elif self.stop_reason == SHUTDOWN and batches.pending(
+                self.batch_id, first - 1, 1, last=last
+            ):
+                raise ChunkInterrupted(f"batch {self.batch_id} lines {first}-{last}")
+        with write_session(self.worker.engine, registry_lock=False) as session:
+            ended = finish_if_done(session, self.batch_id, self.worker.new_file_id)
+        if ended is not None:
+            log.info("batch %s %s", self.batch_id, ended.status)
 
     def _finalize(self, row: BatchRow, reason: str | None) -> None:
         with write_session(self.worker.engine, registry_lock=False) as session:

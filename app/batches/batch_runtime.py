@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 
+from app.batches.chunk_queue import ChunkQueue, make_broker
+from app.batches.dispatcher import BatchDispatcher
 from app.batches.endpoints import BatchEndpoints
 from app.batches.service import BatchLimits, BatchService
 from app.batches.worker import BatchWorker, WorkerOptions
@@ -18,7 +21,9 @@ from app.settings import Settings
 class BatchRuntime:
     service: BatchService
     worker: BatchWorker
-    enabled: bool  # PINYARD_BATCH_WORKER: run lines in this process
+    enabled: bool  # PINYARD_BATCH_WORKER: run lines (or hand them out) in this process
+    # With PINYARD_BATCH_EXECUTOR=dramatiq: hands batches to the engine instead.
+    dispatcher: BatchDispatcher | None = None
     _task: asyncio.Task[None] | None = field(default=None, init=False)
 
     @classmethod
@@ -32,15 +37,32 @@ class BatchRuntime:
         worker = BatchWorker(engine, snapshots, endpoints, worker_options(settings))
         limits = BatchLimits(settings.batch_max_file_bytes, settings.batch_max_requests)
         service = BatchService(engine, endpoints, limits)
-        return cls(service, worker, settings.batch_worker)
+        dispatcher = None
+        if settings.batch_executor == "dramatiq" and settings.batch_worker:
+            assert settings.batch_broker_url is not None  # Settings checks it
+            broker = make_broker(settings.batch_broker_url.get_secret_value())
+            dispatcher = BatchDispatcher(
+                engine,
+                ChunkQueue(broker, settings.batch_queue),
+                holder=worker.holder,
+                chunk_size=settings.batch_chunk_size,
+                poll_interval_s=settings.batch_poll_interval_s,
+                lease_ttl_s=settings.batch_lease_ttl_s,
+            )
+        return cls(service, worker, settings.batch_worker, dispatcher)
 
     def start(self) -> None:
-        if self.enabled and self._task is None:
-            self._task = asyncio.create_task(self.worker.run(), name="pinyard-batch-worker")
+        if not self.enabled or self._task is not None:
+            return
+        loop = self.worker.run() if self.dispatcher is None else self.dispatcher.run()
+        self._task = asyncio.create_task(loop, name="pinyard-batch-worker")
 
     def wake(self) -> None:
         """A batch was created here: look for work now rather than at the next poll."""
-        self.worker.wake()
+        if self.dispatcher is not None:
+            self.dispatcher.wake()
+        else:
+            self.worker.wake()
 
     def cancelled(self, batch_id: str) -> None:
         """Cancelled through this process: its worker stops starting lines at once."""
@@ -49,8 +71,14 @@ class BatchRuntime:
     async def close(self, grace_s: float) -> None:
         if self._task is None:
             return
-        await self.worker.close(grace_s)
-        await self._task
+        if self.dispatcher is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self.dispatcher.queue.close()
+        else:
+            await self.worker.close(grace_s)
+            await self._task
         self._task = None
 
 

@@ -1,0 +1,1 @@
+"""Processes beside the gateway that run its work: ``batch_worker`` (Dramatiq, batch chunks)."""
