@@ -202,3 +202,31 @@ async def test_cancel_stops_new_lines_promptly(settings: Any) -> None:
         lines = lines_of((await oai.files.content(done.output_file_id)).content)
         assert len(lines) == counts.completed
         await oai.close()
+
+
+async def test_an_embeddings_batch(
+    app: Any, admin: httpx.AsyncClient, oai: openai.AsyncOpenAI
+) -> None:
+    spec = fake_spec(name="embedder", kind="embedding", model="fake/embed", prompt={})
+    pushed = await push(admin, {**spec, "variables_schema": None})
+    await set_alias(admin, "dev", "embedder", "embedder@1")
+    lines = [
+        {
+            "custom_id": f"e{i}",
+            "method": "POST",
+            "url": "/v1/embeddings",
+            "body": {"model": "embedder", "input": f"text {i}", "dimensions": 4},
+        }
+        for i in range(3)
+    ]
+    uploaded = await upload(oai, jsonl(lines))
+    batch = await oai.batches.create(
+        input_file_id=uploaded.id, endpoint="/v1/embeddings", completion_window="24h"
+    )
+    done = await wait_until(oai, batch.id, DONE)
+    assert done.status == "completed" and done.request_counts.completed == 3
+    out = lines_of((await oai.files.content(done.output_file_id)).content)
+    assert [len(line["response"]["body"]["data"][0]["embedding"]) for line in out] == [4, 4, 4]
+    assert {line["response"]["headers"]["x-pinyard-bundle-digest"] for line in out} == {
+        pushed["digest"]
+    }
