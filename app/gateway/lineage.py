@@ -85,6 +85,8 @@ class Lineage:
     # During a rollout: which one and which arm served.
     rollout: ActiveRollout | None = None
     arm: str | None = None
+    # The bundle the request was routed to (``bundle`` becomes a fallback that answers).
+    routed_digest: str | None = None
 
     def __post_init__(self) -> None:
         # Every endpoint's log lines about this request carry its id.
@@ -161,7 +163,13 @@ class Lineage:
             rollout_id=self.rollout.id if self.rollout else None,
             arm=self.arm,
             rollout_step=self.rollout.step if self.rollout else None,
+            routed_digest=self._routed_elsewhere(),
         )
+
+    def _routed_elsewhere(self) -> str | None:
+        """The routed bundle's digest when another one (a fallback) answered, else None."""
+        routed = self.routed_digest
+        return routed if self.bundle is not None and routed != self.bundle.digest else None
 
     def _stored_request(self) -> dict[str, Any] | None:
         """Never the raw body when an input guardrail blocked or redacted it."""

@@ -140,6 +140,9 @@ class RequestRecordRow(SQLModel, table=True):
     rollout_id: str | None = Field(default=None, max_length=40)
     arm: str | None = Field(default=None, max_length=16)
     rollout_step: int | None = None
+    # The bundle the request was routed to, when one of its fallbacks answered instead
+    # (migration 0010): outcomes count the request for the version it was routed to.
+    routed_digest: str | None = Field(default=None, max_length=71)
 
 
 class RolloutRow(SQLModel, table=True):
