@@ -53,6 +53,7 @@ class RequestRecord(NamedTuple):
     rollout_id: str | None = None
     arm: str | None = None
     rollout_step: int | None = None
+    fallback_index: int | None = None
     routed_digest: str | None = None
 
 
@@ -95,7 +96,7 @@ def request_id_time(request_id: str) -> datetime | None:
         return None
 
 
-# 31 columns: 300 rows stay far below SQLite's (32,766) and PostgreSQL's (65,535) bound
+# 32 columns: 300 rows stay far below SQLite's (32,766) and PostgreSQL's (65,535) bound
 # on parameters in one statement.
 ROWS_PER_STATEMENT = 300
 
