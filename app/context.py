@@ -12,6 +12,7 @@ from app.batches.batch_runtime import BatchRuntime
 from app.deprecations.live_catalog import Deprecations
 from app.deprecations.monitor import DeprecationMonitor
 from app.governance.assembly import Governance
+from app.outcomes.services import Outcomes
 from app.providers.client import ProviderClient
 from app.registry.compiled import PrepareChat
 from app.registry.snapshot import SnapshotStore
@@ -37,6 +38,8 @@ class AppContext:
     governance: Governance
     # Rollouts: the service, the shadow runner and the analysis loop.
     rollouts: RolloutRuntime
+    # Feedback metrics and feedback on answers.
+    outcomes: Outcomes
     # The gateway's request preparation, injected by ``app.main`` into the rooms
     # below it that replay requests (shadow traffic, run-on-promotion evals).
     prepare_chat: PrepareChat

@@ -25,6 +25,7 @@ from app.admin import changes as admin_changes
 from app.admin import credentials as admin_credentials
 from app.admin import deprecations as admin_deprecations
 from app.admin import evals as admin_evals
+from app.admin import outcomes as admin_outcomes
 from app.admin import policies as admin_policies
 from app.admin import rollouts as admin_rollouts
 from app.batches.batch_runtime import BatchRuntime
@@ -42,6 +43,7 @@ from app.gateway.batch_rows import batch_endpoints
 from app.gateway.front_door import PinyardApp
 from app.gateway.prepare import prepare_chat
 from app.governance.assembly import Governance
+from app.outcomes.services import Outcomes
 from app.providers.client import ProviderClient
 from app.registry import db
 from app.registry.snapshot import SnapshotStore
@@ -67,6 +69,15 @@ def build_context(settings: Settings) -> AppContext:
         gates=[DeprecationGate(deprecations), EvalGate()],
     )
     providers = ProviderClient.from_settings(settings)
+    records = RecordWriter(
+        engine,
+        metrics,
+        queue_size=settings.record_queue_size,
+        batch_size=settings.record_batch_size,
+        flush_interval_s=settings.record_flush_interval_s,
+        buffer_size=settings.record_buffer_size,
+        retry_max_s=settings.record_retry_max_s,
+    )
     ctx = AppContext(
         settings=settings,
         engine=engine,
@@ -78,15 +89,8 @@ def build_context(settings: Settings) -> AppContext:
             settings, engine, registry, providers, metrics, snapshots.after_write, prepare_chat
         ),
         prepare_chat=prepare_chat,
-        records=RecordWriter(
-            engine,
-            metrics,
-            queue_size=settings.record_queue_size,
-            batch_size=settings.record_batch_size,
-            flush_interval_s=settings.record_flush_interval_s,
-            buffer_size=settings.record_buffer_size,
-            retry_max_s=settings.record_retry_max_s,
-        ),
+        records=records,
+        outcomes=Outcomes.build(engine, records),
         metrics=metrics,
         deprecations=deprecations,
         deprecation_monitor=DeprecationMonitor.from_settings(
@@ -207,6 +211,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(admin_rollouts.router)
     app.include_router(admin_deprecations.router)
     app.include_router(admin_evals.router)
+    app.include_router(admin_outcomes.router)
     app.include_router(admin_credentials.tokens_router)
     app.include_router(admin_credentials.keys_router)
     app.include_router(admin_changes.router)

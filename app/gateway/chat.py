@@ -117,6 +117,7 @@ class ChatPipeline:
                 resolution.route,
             )
             lineage.rollout, lineage.arm = resolution.rollout, resolution.arm
+            lineage.routed_digest = resolution.bundle.digest
             if resolution.bundle.compiled.spec.kind != "chat":
                 raise BadRequestError(
                     f"{model!r} serves an embedding model; call /v1/embeddings", param="model"
