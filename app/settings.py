@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     snapshot_poll_interval_s: float = Field(default=1.0, gt=0)
     # Optional YAML file mapping provider prefixes to base URLs / key env vars.
     providers_file: Path | None = None
+    # Optional YAML list of negotiated model prices, over litellm's (cost per request).
+    prices_file: Path | None = None
     # Retry policy for provider calls (per bundle attempt).
     provider_max_attempts: int = Field(default=3, ge=1, le=10)
     provider_backoff_base_s: float = Field(default=0.25, ge=0)
