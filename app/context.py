@@ -8,6 +8,7 @@ import httpx
 from fastapi import Request
 from sqlalchemy import Engine
 
+from app.batches.batch_runtime import BatchRuntime
 from app.deprecations.live_catalog import Deprecations
 from app.deprecations.monitor import DeprecationMonitor
 from app.governance.assembly import Governance
@@ -44,6 +45,9 @@ class AppContext:
     prepare_chat: PrepareChat
     # Shared by every bundle's http retriever (per-call timeouts come from the bundle).
     retrieval_http: httpx.AsyncClient = field(default_factory=httpx.AsyncClient, kw_only=True)
+    # Files and batches; built after the context, since its lines run through the
+    # gateway's pipelines, which take the context (``app.main`` sets it).
+    batches: BatchRuntime = field(init=False)
 
 
 async def get_context(request: Request) -> AppContext:

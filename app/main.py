@@ -28,6 +28,7 @@ from app.admin import evals as admin_evals
 from app.admin import outcomes as admin_outcomes
 from app.admin import policies as admin_policies
 from app.admin import rollouts as admin_rollouts
+from app.batches.batch_runtime import BatchRuntime
 from app.context import AppContext
 from app.deprecations.gate import DeprecationGate
 from app.deprecations.live_catalog import Deprecations
@@ -35,8 +36,10 @@ from app.deprecations.monitor import DeprecationMonitor
 from app.deprecations.radar import shutdown_gauge_rows
 from app.errors import BadRequestError, PinyardError, ServiceUnavailableError
 from app.evals.gate import EvalGate
+from app.gateway import batches as batch_routes
 from app.gateway import operations as operations_routes
 from app.gateway import routes as gateway_routes
+from app.gateway.batch_rows import batch_endpoints
 from app.gateway.front_door import PinyardApp
 from app.gateway.prepare import prepare_chat
 from app.governance.assembly import Governance
@@ -75,7 +78,7 @@ def build_context(settings: Settings) -> AppContext:
         buffer_size=settings.record_buffer_size,
         retry_max_s=settings.record_retry_max_s,
     )
-    return AppContext(
+    ctx = AppContext(
         settings=settings,
         engine=engine,
         registry=registry,
@@ -94,6 +97,8 @@ def build_context(settings: Settings) -> AppContext:
             settings, deprecations, engine, snapshots
         ),
     )
+    ctx.batches = BatchRuntime.build(settings, engine, snapshots, batch_endpoints(ctx))
+    return ctx
 
 
 @asynccontextmanager
@@ -106,6 +111,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     await ctx.snapshots.load(partial(db.upgrade, settings.database_url) if migrate else None)
     ctx.records.start()
     ctx.rollouts.start()
+    ctx.batches.start()
     tasks = [
         asyncio.create_task(
             ctx.snapshots.watch(settings.snapshot_poll_interval_s), name="pinyard-snapshot-watch"
@@ -135,6 +141,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await ctx.rollouts.close()
+        await ctx.batches.close(grace_s=settings.shutdown_grace_s)  # before records flush
         await ctx.records.close(timeout_s=settings.shutdown_grace_s)
         await ctx.governance.close()
         await ctx.retrieval_http.aclose()
@@ -196,6 +203,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(SQLAlchemyError, _database_error)
     app.include_router(gateway_routes.router)
+    app.include_router(batch_routes.router)
     app.include_router(admin_bundles.router)
     app.include_router(admin_aliases.router)
     app.include_router(admin_audit.router)

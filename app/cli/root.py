@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from app.cli import alias, audit, bundle, db, deprecations, policy, requests
+from app.cli import alias, audit, batch, bundle, db, deprecations, policy, requests
 from app.cli import change as change_cmd
 from app.cli import eval as eval_cmd
 from app.cli import key as key_cmd
@@ -37,6 +37,7 @@ app.add_typer(rollout_cmd.app, name="rollout")
 app.add_typer(token_cmd.app, name="token")
 app.add_typer(key_cmd.app, name="key")
 app.add_typer(change_cmd.app, name="change")
+app.add_typer(batch.app, name="batch")
 app.add_typer(metric_cmd.app, name="metric")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlmodel import SQLModel
 
+import app.registry.batch_tables
 import app.registry.deprecation_tables
 import app.registry.eval_repo
 import app.registry.governance_tables
