@@ -11,17 +11,15 @@ from app.context import AppContext
 from app.errors import BadRequestError, PinyardError
 from app.gateway.lineage import Lineage, finish, input_digest, new_request_id
 from app.gateway.plan import plan_embedding
+from app.gateway.request_shapes import check_embedding_request
 from app.gateway.resolve import resolve_model
 
 
 async def handle_embeddings(ctx: AppContext, body: dict[str, Any], environment: str) -> Response:
     lineage = Lineage(new_request_id(), environment, "embeddings")
     try:
-        model = body.get("model")
-        if not isinstance(model, str) or not model:
-            raise BadRequestError(
-                "'model' is required: an alias or a bundle reference", param="model"
-            )
+        check_embedding_request(body, ctx.settings)
+        model = body["model"]
         resolution = resolve_model(ctx.snapshots.current, environment, model)
         lineage.alias, lineage.bundle, lineage.route = (
             resolution.alias,
