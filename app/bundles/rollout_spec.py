@@ -57,7 +57,8 @@ class AnalysisSettings(_Model):
     # A shadow pair agrees when exact, JSON-equal or at least this similar (0..1).
     agree_similarity: float = Field(default=0.8, ge=0, le=1)
     # Hard ceilings on the candidate alone, once the minimum sample is in (None: off).
-    max_error_rate: float | None = Field(default=None, ge=0, le=1)
+    max_error_rate: float | None = Field(default=None, ge=0, le=1)  # fallbacks count as errors
+    max_fallback_rate: float | None = Field(default=None, ge=0, le=1)  # answers by a fallback
     max_block_rate: float | None = Field(default=None, ge=0, le=1)
     max_latency_p95_ms: float | None = Field(default=None, gt=0)
     max_disagreement: float | None = Field(default=0.5, ge=0, le=1)

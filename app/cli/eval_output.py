@@ -85,6 +85,11 @@ def _verdict(verdict: str, totals: dict[str, Any], failures: list[str]) -> None:
             if totals.get("cached")
             else ""
         )
+        + (
+            f", {totals['fallbacks']} answered by a fallback, not the bundle itself"
+            if totals.get("fallbacks")
+            else ""
+        )
     )
     line = Text(verdict.upper(), style=_STYLE.get(verdict, "bold"))
     line.append(Text(f"  {summary}", style="default"))

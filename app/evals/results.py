@@ -31,6 +31,7 @@ class RepeatResult:
     cached: bool = False
     error: str | None = None
     scores: list[Score] = field(default_factory=list)
+    fallback_index: int = 0  # 0: the bundle under test answered; k: its k-th fallback
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -41,6 +42,7 @@ class RepeatResult:
             "cost_usd": self.cost_usd,
             "model": self.model,
             "cached": self.cached,
+            "fallback_index": self.fallback_index,
             "error": self.error,
             "scores": [s.as_dict() for s in self.scores],
         }
@@ -169,6 +171,7 @@ class SuiteResult:
             "errors": self.errors(),
             "error_budget": self.suite.spec.error_budget,
             "cached": sum(1 for r in calls if r.cached),
+            "fallbacks": sum(1 for r in calls if r.fallback_index),
             "cost_usd": round(sum(costs), 8) if costs else None,
             "mean_latency_ms": round(sum(latencies) / len(latencies), 3) if latencies else None,
             "duration_s": round(self.duration_s, 3),

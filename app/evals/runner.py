@@ -119,7 +119,15 @@ class SuiteRunner:
             cost_usd=reply.cost_usd,
             model=reply.model,
             cached=cached,
+            fallback_index=reply.fallback_index,
         )
+        if reply.fallback_index and not self.suite.spec.allow_fallback:
+            result.status = "error"
+            result.error = (
+                f"answered by fallback {reply.fallback_index} ({reply.model}), not by "
+                f"{self.target.info.label} itself; the suite says allow_fallback: false"
+            )
+            return result
         obs = Observation(case, output, reply, self.target.compiled.spec.output_schema)
         try:
             for scorer in self.suite.scorers_for(case):

@@ -68,6 +68,9 @@ class SuiteSpec(_Strict):
     error_budget: int = Field(default=0, ge=0)
     # Largest drop of the pass rate or a scorer mean tolerated against a baseline.
     max_regression: float = Field(default=0.0, ge=0, le=1)
+    # False: an answer from one of the bundle's fallbacks is not the bundle's answer; the
+    # repeat is an error (as without fallbacks), counted against the error budget.
+    allow_fallback: bool = True
 
     @model_validator(mode="after")
     def _consistent(self) -> SuiteSpec:

@@ -10,7 +10,10 @@ gateway and never import it.
 
 Either raises ``CallFailed``; ``infrastructure`` says whether the failure
 counts against the error budget (provider trouble: 429, 5xx, timeouts,
-unreachable) or is the system's own answer to the case (any other 4xx).
+unreachable) or is the system's own answer to the case (any other 4xx). A
+``Reply`` says which bundle of the chain answered (``fallback_index``; over
+HTTP from the gateway's ``x-pinyard-fallback-index`` header), so a case the
+bundle under test did not answer itself is never mistaken for its answer.
 """
 
 from __future__ import annotations
@@ -53,6 +56,7 @@ class Reply:
     latency_ms: float
     model: str  # the provider model that answered (a fallback's, if one did)
     cost_usd: float | None
+    fallback_index: int = 0  # 0: the bundle itself answered; k: its k-th fallback
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -60,11 +64,18 @@ class Reply:
             "latency_ms": self.latency_ms,
             "model": self.model,
             "cost_usd": self.cost_usd,
+            "fallback_index": self.fallback_index,
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Reply:
-        return cls(data["response"], float(data["latency_ms"]), data["model"], data["cost_usd"])
+        return cls(
+            data["response"],
+            float(data["latency_ms"]),
+            data["model"],
+            data["cost_usd"],
+            int(data.get("fallback_index") or 0),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,7 +172,8 @@ class LocalTarget:
             raise CallFailed(_describe(exc), infrastructure=False, status=exc.status_code) from exc
         latency = (time.perf_counter() - started) * 1000
         model = served.key.spec.model
-        return Reply(response, latency, model, cost_usd(model, response.get("usage")))
+        usage = response.get("usage")
+        return Reply(response, latency, model, cost_usd(model, usage), served.index)
 
 
 class HttpTarget:
@@ -210,7 +222,16 @@ class HttpTarget:
                 status=status,
             )
         model = response.headers.get("x-pinyard-provider-model") or str(data.get("model", ""))
-        return Reply(data, latency, model, cost_usd(model, data.get("usage")))
+        fallback = _fallback_index(response.headers)
+        return Reply(data, latency, model, cost_usd(model, data.get("usage")), fallback)
+
+
+def _fallback_index(headers: httpx.Headers) -> int:
+    """Which bundle of the chain answered, as the gateway's lineage headers say."""
+    index = headers.get("x-pinyard-fallback-index", "")
+    if index.isdigit():
+        return int(index)
+    return 1 if headers.get("x-pinyard-route") == "fallback" else 0
 
 
 def _describe(exc: PinyardError) -> str:

@@ -109,9 +109,7 @@ class ChatPipeline:
             if self.ctx.settings.log_payloads:
                 lineage.request_body = body
             candidates = self._candidates(resolution, body, stream, lineage)
-            shadow = self.ctx.rollouts.shadow.tap(
-                resolution.rollout, lineage.request_id, body, lineage.started
-            )
+            shadow = self.ctx.rollouts.shadow.tap(resolution.rollout, lineage, body)
             if stream:
                 opening = self._open_stream(lineage, candidates)
                 chunks = await (opening if shadow is None else shadow.stream(opening))
@@ -153,7 +151,7 @@ class ChatPipeline:
 
     @staticmethod
     def _served(lineage: Lineage, index: int, bundle: ServedBundle, planned: ChatPlan) -> None:
-        lineage.bundle = bundle
+        lineage.bundle, lineage.fallback_index = bundle, index
         lineage.ignored = planned.ignored
         lineage.retrieval = planned.retrieval
         lineage.retrieval_error = planned.retrieval.error if planned.retrieval else None

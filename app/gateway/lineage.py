@@ -85,6 +85,8 @@ class Lineage:
     # During a rollout: which one and which arm served.
     rollout: ActiveRollout | None = None
     arm: str | None = None
+    # Which bundle of the chain answered: 0 the resolved one, k its k-th fallback.
+    fallback_index: int | None = None
 
     def __post_init__(self) -> None:
         # Every endpoint's log lines about this request carry its id.
@@ -106,6 +108,8 @@ class Lineage:
             headers.update(self.bundle.deprecation_headers)
         if self.route is not None:
             headers["x-pinyard-route"] = self.route
+        if self.fallback_index:
+            headers["x-pinyard-fallback-index"] = str(self.fallback_index)
         if self.ignored:
             headers["x-pinyard-ignored-params"] = ",".join(self.ignored)
         acted = [o.header for o in self.guardrails if o.result != "passed"]
@@ -161,6 +165,7 @@ class Lineage:
             rollout_id=self.rollout.id if self.rollout else None,
             arm=self.arm,
             rollout_step=self.rollout.step if self.rollout else None,
+            fallback_index=self.fallback_index,
         )
 
     def _stored_request(self) -> dict[str, Any] | None:

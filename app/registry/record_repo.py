@@ -52,9 +52,10 @@ class RequestRecord(NamedTuple):
     rollout_id: str | None = None
     arm: str | None = None
     rollout_step: int | None = None
+    fallback_index: int | None = None
 
 
-# 30 columns: 300 rows stay far below SQLite's (32,766) and PostgreSQL's (65,535) bound
+# 31 columns: 300 rows stay far below SQLite's (32,766) and PostgreSQL's (65,535) bound
 # on parameters in one statement.
 ROWS_PER_STATEMENT = 300
 

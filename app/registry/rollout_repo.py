@@ -1,8 +1,9 @@
 """Every query on ``rollouts``, ``shadow_pairs``, ``rollout_leases`` and the per-arm
 samples in ``request_records``.
 
-A request counts for its arm unless the client went away (499). Guardrail blocks
-are counted apart from errors; latencies are those of answered requests.
+A request counts for its arm unless the client went away (499). Answers by a
+fallback are counted apart from guardrail blocks and errors; latencies are those
+of requests the arm's own bundle answered.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ class ArmCounts:
     blocked: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    fallbacks: int = 0  # answered by a fallback: the arm's own bundle failed
 
 
 class RolloutRepository:
@@ -74,10 +76,15 @@ class RolloutRepository:
     # -- per-arm samples from request records ----------------------------------
 
     def arm_counts(self, rollout_id: str, step: int | None = None) -> dict[str, ArmCounts]:
-        """Counts per arm for one step (or the whole rollout when ``step`` is None)."""
+        """Counts per arm for one step (or the whole rollout when ``step`` is None).
+
+        Each request counts once, as ``app.rollouts.runtime.arm_outcome`` names it: an
+        answer from a fallback first, then a guardrail block, then an error status.
+        """
         r = RequestRecordRow
-        blocked = col(r.guardrail_blocked).is_(True)
-        error = (col(r.status) >= 400) & ~blocked
+        fallback = func.coalesce(r.fallback_index, 0) > 0
+        blocked = col(r.guardrail_blocked).is_(True) & ~fallback
+        error = (col(r.status) >= 400) & ~blocked & ~fallback
         query = sa_select(
             col(r.arm),
             func.count(),
@@ -85,20 +92,23 @@ class RolloutRepository:
             func.sum(case((blocked, 1), else_=0)),
             func.sum(func.coalesce(r.prompt_tokens, 0)),
             func.sum(func.coalesce(r.completion_tokens, 0)),
+            func.sum(case((fallback, 1), else_=0)),
         ).where(col(r.rollout_id) == rollout_id, col(r.status) != CLIENT_GONE)
         if step is not None:
             query = query.where(col(r.rollout_step) == step)
         rows = self.session.execute(query.group_by(col(r.arm))).all()
         return {
-            str(arm): ArmCounts(int(n), int(e or 0), int(b or 0), int(pt or 0), int(ct or 0))
-            for arm, n, e, b, pt, ct in rows
+            str(arm): ArmCounts(
+                int(n), int(e or 0), int(b or 0), int(pt or 0), int(ct or 0), int(f or 0)
+            )
+            for arm, n, e, b, pt, ct, f in rows
             if arm is not None
         }
 
     def arm_latencies(
         self, rollout_id: str, step: int | None, arm: str, limit: int = 5000
     ) -> list[float]:
-        """Latencies of answered requests, newest first, at most ``limit``."""
+        """Latencies of requests the arm's own bundle answered, newest first, at most ``limit``."""
         r = RequestRecordRow
         query = select(r.latency_ms).where(
             r.rollout_id == rollout_id,
@@ -106,6 +116,7 @@ class RolloutRepository:
             col(r.status) < 400,
             col(r.guardrail_blocked).is_(False),
             col(r.latency_ms).is_not(None),
+            func.coalesce(r.fallback_index, 0) == 0,
         )
         if step is not None:
             query = query.where(r.rollout_step == step)

@@ -140,6 +140,9 @@ class RequestRecordRow(SQLModel, table=True):
     rollout_id: str | None = Field(default=None, max_length=40)
     arm: str | None = Field(default=None, max_length=16)
     rollout_step: int | None = None
+    # Which bundle of the chain answered (migration 0009): 0 the resolved one, k its
+    # k-th fallback, None when none answered.
+    fallback_index: int | None = None
 
 
 class RolloutRow(SQLModel, table=True):
@@ -187,6 +190,10 @@ class ShadowPairRow(SQLModel, table=True):
     request_id: str = Field(max_length=64)
     primary_ok: bool
     candidate_ok: bool
+    # The client's answer came from a fallback, not the baseline itself (migration 0009).
+    primary_fallback: bool = Field(
+        default=False, sa_column_kwargs={"server_default": false(), "nullable": False}
+    )
     primary_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     candidate_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     primary_text: str | None = Field(default=None, sa_column=Column(Text, nullable=True))

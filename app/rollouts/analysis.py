@@ -4,7 +4,10 @@ Pure functions over samples (no database, no clock), so every decision can be
 replayed from the evidence stored with it. The tests are scipy's:
 
 - error and guardrail-block rates: one-sided Fisher exact test (candidate worse),
-  failing only when significant *and* at least the configured absolute effect;
+  failing only when significant *and* at least the configured absolute effect.
+  An arm is judged on its own bundle: an answer served by a fallback counts as
+  an error of that arm (the client got an answer; the bundle under test did not
+  give it). The fallback rate is reported per arm and has its own ceiling;
 - latency: one-sided Mann-Whitney U on successful requests, failing only when
   significant and the median is slower by the relative *and* absolute minimum;
 - shadow disagreement: one-sided binomial test against the allowed ceiling;
@@ -27,21 +30,32 @@ MIN_LATENCY_SAMPLES = 5
 
 @dataclass(frozen=True, slots=True)
 class ArmSample:
-    """One arm over one window: request counts and successful-request latencies."""
+    """One arm over one window: request counts and its own bundle's latencies.
+
+    ``errors``, ``blocked`` and ``fallbacks`` are disjoint: a request answered by a
+    fallback is only a fallback. ``failures`` is what the arm's own bundle failed.
+    """
 
     requests: int = 0
     errors: int = 0
     blocked: int = 0
+    fallbacks: int = 0
     latencies_ms: tuple[float, ...] = ()
     prompt_tokens: int = 0
     completion_tokens: int = 0
     total_tokens: int | None = None  # when only totals are known (shadow answers)
 
+    @property
+    def failures(self) -> int:
+        return self.errors + self.fallbacks
+
     def summary(self) -> dict[str, Any]:
         return {
             "requests": self.requests,
-            "errors": self.errors,
-            "error_rate": _rate(self.errors, self.requests),
+            "errors": self.failures,  # the arm's own bundle: error answers and fallbacks
+            "error_rate": _rate(self.failures, self.requests),
+            "fallbacks": self.fallbacks,
+            "fallback_rate": _rate(self.fallbacks, self.requests),
             "blocked": self.blocked,
             "block_rate": _rate(self.blocked, self.requests),
             "latency_ms": percentiles(self.latencies_ms),
@@ -116,15 +130,17 @@ def analyze_canary(
         checks.append(
             _rate_check(
                 "errors",
-                canary.errors,
+                canary.failures,
                 canary.requests,
                 stable,
-                stable.errors if stable else 0,
+                stable.failures if stable else 0,
                 settings.error_rate_effect,
                 settings.max_error_rate,
                 settings.alpha,
+                _fallback_note(canary, stable),
             )
         )
+        checks.append(_fallback_check(canary, stable, settings))
     if "guardrail_blocks" in wanted:
         checks.append(
             _rate_check(
@@ -166,13 +182,14 @@ def analyze_shadow(sample: ShadowSample, step: Step, settings: AnalysisSettings)
         checks.append(
             _rate_check(
                 "errors",
-                sample.candidate.errors,
+                sample.candidate.failures,
                 sample.pairs,
                 sample.primary,
-                sample.primary.errors,
+                sample.primary.failures,
                 settings.error_rate_effect,
                 settings.max_error_rate,
                 settings.alpha,
+                _fallback_note(sample.candidate, sample.primary),
             )
         )
     if "latency" in wanted:
@@ -200,13 +217,15 @@ def _rate_check(
     min_effect: float,
     ceiling: float | None,
     alpha: float,
+    note: str = "",
 ) -> Check:
     rate = _rate(bad, n) or 0.0
     label = {"errors": "error", "guardrail_blocks": "guardrail-block"}.get(metric, metric)
     if ceiling is not None and rate > ceiling:
-        return Check(metric, "fail", f"candidate {label} rate {rate:.3f} above ceiling {ceiling:g}")
+        detail = f"candidate {label} rate {rate:.3f} above ceiling {ceiling:g}{note}"
+        return Check(metric, "fail", detail)
     if baseline is None:
-        return Check(metric, "pass", f"candidate {label} rate {rate:.3f} (no baseline arm)")
+        return Check(metric, "pass", f"candidate {label} rate {rate:.3f} (no baseline arm){note}")
     base_n = baseline.requests
     base_rate = _rate(base_bad, base_n) or 0.0
     table = [[bad, n - bad], [base_bad, base_n - base_bad]]
@@ -215,10 +234,39 @@ def _rate_check(
     p = float(stats.fisher_exact(table, alternative="greater").pvalue)
     detail = (
         f"{label} rate candidate {rate:.3f} ({bad}/{n}) vs baseline {base_rate:.3f} "
-        f"({base_bad}/{base_n}), Fisher p={p:.4g}"
+        f"({base_bad}/{base_n}), Fisher p={p:.4g}{note}"
     )
     worse = p < alpha and rate - base_rate >= min_effect
     return Check(metric, "fail" if worse else "pass", detail, round(p, 6))
+
+
+def _fallback_note(candidate: ArmSample, baseline: ArmSample | None) -> str:
+    base = baseline.fallbacks if baseline else 0
+    if not (candidate.fallbacks or base):
+        return ""
+    return (
+        f"; answers by a fallback count as errors (candidate {candidate.fallbacks}, "
+        f"baseline {base})"
+    )
+
+
+def _fallback_check(
+    canary: ArmSample, stable: ArmSample | None, settings: AnalysisSettings
+) -> Check:
+    """The fallback rate on its own: reported, and failed above ``max_fallback_rate``.
+
+    Its significance is already part of the error-rate test (a fallback is an error
+    of the arm's own bundle), so only the ceiling gates here.
+    """
+    rate = _rate(canary.fallbacks, canary.requests) or 0.0
+    detail = f"fallback rate candidate {rate:.3f} ({canary.fallbacks}/{canary.requests})"
+    if stable is not None:
+        base = _rate(stable.fallbacks, stable.requests) or 0.0
+        detail += f" vs baseline {base:.3f} ({stable.fallbacks}/{stable.requests})"
+    ceiling = settings.max_fallback_rate
+    if ceiling is not None and rate > ceiling:
+        return Check("fallbacks", "fail", f"{detail} above ceiling {ceiling:g}")
+    return Check("fallbacks", "pass", detail)
 
 
 def _latency_check(

@@ -42,8 +42,21 @@ class FinishedRequest(Protocol):
     status: int
     guardrail_blocked: bool
     usage: dict[str, Any] | None
+    fallback_index: int | None  # 0: the arm's own bundle answered; k: its k-th fallback
 
     def elapsed_ms(self) -> float: ...
+
+
+def arm_outcome(request: FinishedRequest) -> str:
+    """fallback, blocked, error or ok, as ``RolloutRepository.arm_counts`` counts them.
+
+    An answer from a fallback is the arm's own bundle failing, whatever followed.
+    """
+    if request.fallback_index:
+        return "fallback"
+    if request.guardrail_blocked:
+        return "blocked"
+    return "error" if request.status >= 400 else "ok"
 
 
 class RolloutRuntime:
@@ -98,8 +111,7 @@ class RolloutRuntime:
         if rollout is None or arm is None or request.status == CLIENT_GONE:
             return
         where = (rollout.environment, rollout.alias)
-        blocked = request.guardrail_blocked
-        outcome = "blocked" if blocked else "error" if request.status >= 400 else "ok"
+        outcome = arm_outcome(request)
         m = self.metrics
         m.rollout_requests.labels(*where, arm, outcome).inc()
         m.rollout_latency.labels(*where, arm).observe(request.elapsed_ms() / 1000)

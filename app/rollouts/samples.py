@@ -27,6 +27,7 @@ def arm_sample(
         requests=counts.requests,
         errors=counts.errors,
         blocked=counts.blocked,
+        fallbacks=counts.fallbacks,
         latencies_ms=tuple(latencies),
         prompt_tokens=counts.prompt_tokens,
         completion_tokens=counts.completion_tokens,
@@ -70,7 +71,8 @@ def shadow_sample(
 
 
 def summarize_pairs(pairs: list[ShadowPairRow], threshold: float) -> ShadowSample:
-    compared = [p for p in pairs if p.primary_ok and p.candidate_ok]
+    """Pairs whose client answer came from a fallback are baseline failures, not compared."""
+    compared = [p for p in pairs if p.primary_ok and p.candidate_ok and not p.primary_fallback]
     disagreements = sum(
         1 for p in compared if not agrees(p.exact_match, p.json_equal, p.similarity, threshold)
     )
@@ -84,16 +86,19 @@ def summarize_pairs(pairs: list[ShadowPairRow], threshold: float) -> ShadowSampl
 
 
 def _side(pairs: list[ShadowPairRow], *, primary: bool) -> ArmSample:
+    """One side of the pairs; the candidate's shadow call never falls back."""
     ok = [p.primary_ok if primary else p.candidate_ok for p in pairs]
+    fallback = [primary and p.primary_fallback for p in pairs]
     latencies = [
         p.primary_latency_ms if primary else p.candidate_latency_ms
-        for p, good in zip(pairs, ok, strict=True)
-        if good
+        for p, good, other in zip(pairs, ok, fallback, strict=True)
+        if good and not other
     ]
     tokens = [p.primary_tokens if primary else p.candidate_tokens for p in pairs]
     return ArmSample(
         requests=len(pairs),
         errors=ok.count(False),
+        fallbacks=sum(1 for good, other in zip(ok, fallback, strict=True) if good and other),
         latencies_ms=tuple(latencies),
         total_tokens=sum(t or 0 for t in tokens),
     )

@@ -43,7 +43,7 @@ from app.registry.rollout_repo import ShadowPairRepository
 from app.registry.snapshot import ActiveRollout
 from app.registry.tables import ShadowPairRow, utcnow
 from app.rollouts.compare import Answer, answer_text, clip, compare, usage_tokens
-from app.rollouts.shadow_tap import Primary, ShadowTap
+from app.rollouts.shadow_tap import Primary, ShadowTap, TappedRequest
 from app.telemetry.metrics import Metrics
 
 log = logging.getLogger("pinyard.shadow")
@@ -101,11 +101,7 @@ class ShadowRunner:
         return len(self._tasks)
 
     def tap(
-        self,
-        rollout: ActiveRollout | None,
-        request_id: str,
-        body: dict[str, Any],
-        started: float,
+        self, rollout: ActiveRollout | None, request: TappedRequest, body: dict[str, Any]
     ) -> ShadowTap | None:
         """The wrapper for this request's answer, when its rollout shadows and it is sampled."""
         if rollout is None:
@@ -113,7 +109,7 @@ class ShadowRunner:
         shadow = rollout.shadow
         if shadow is None or shadow.rate <= 0 or self._sample() >= shadow.rate:
             return None
-        return ShadowTap(self.offer, rollout, request_id, body, started)
+        return ShadowTap(self.offer, rollout, request, body)
 
     def offer(self, rollout: ActiveRollout, primary: Primary) -> bool:
         """Schedule the candidate run for a sampled primary; never blocks, never raises."""
@@ -171,7 +167,8 @@ class ShadowRunner:
     def _store(self, rollout: ActiveRollout, primary: Primary, candidate: Answer) -> None:
         p = primary.answer
         diff = compare(p, candidate)
-        outcome = "compared" if p.ok and candidate.ok else "error"
+        compared = p.ok and candidate.ok and not primary.fallback
+        outcome = "compared" if compared else "fallback" if primary.fallback else "error"
         self.metrics.shadow_pairs.labels(rollout.environment, rollout.alias, outcome).inc()
         row = ShadowPairRow(
             rollout_id=rollout.id,
@@ -180,6 +177,7 @@ class ShadowRunner:
             request_id=primary.request_id,
             primary_ok=p.ok,
             candidate_ok=candidate.ok,
+            primary_fallback=primary.fallback,
             primary_error=p.error,
             candidate_error=candidate.error,
             primary_text=clip(p.text) if self.keep_text else None,

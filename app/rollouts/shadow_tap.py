@@ -6,7 +6,10 @@ gateway hands its answer (after fallbacks and output guardrails, so exactly what
 the client gets) through ``complete`` or ``stream``. The tap neither changes
 nor delays it; once the answer is complete (or has failed) it offers the pair's
 primary side to the ``ShadowRunner``, which runs the candidate in the background.
-A client that goes away (cancellation) offers nothing.
+A client that goes away (cancellation) offers nothing. The primary side says
+whether a fallback answered it instead of the baseline itself: such a pair counts
+as a baseline failure, not as a comparison (the candidate's shadow call never
+falls back, see ``app.rollouts.shadow.call_candidate``).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from app.errors import PinyardError
 from app.registry.snapshot import ActiveRollout
@@ -30,28 +33,39 @@ class Primary:
     request_id: str
     body: dict[str, Any]
     answer: Answer
+    fallback: bool = False  # a fallback answered, not the baseline's own bundle
 
 
 Offer = Callable[[ActiveRollout, Primary], bool]
 
 
+class TappedRequest(Protocol):
+    """The request being answered (``app.gateway.lineage.Lineage``)."""
+
+    @property
+    def request_id(self) -> str: ...
+
+    @property
+    def started(self) -> float:
+        """Its ``time.perf_counter()`` start: the latency measured is the client's."""
+        ...
+
+    @property
+    def fallback_index(self) -> int | None:
+        """Which bundle of the chain answered, once one did (0: the resolved one)."""
+        ...
+
+
 class ShadowTap:
-    __slots__ = ("_body", "_offer", "_request_id", "_rollout", "_started")
+    __slots__ = ("_body", "_offer", "_request", "_rollout")
 
     def __init__(
-        self,
-        offer: Offer,
-        rollout: ActiveRollout,
-        request_id: str,
-        body: dict[str, Any],
-        started: float,
+        self, offer: Offer, rollout: ActiveRollout, request: TappedRequest, body: dict[str, Any]
     ) -> None:
-        """``started`` is the request's ``time.perf_counter()`` start: latency is the client's."""
         self._offer = offer
         self._rollout = rollout
-        self._request_id = request_id
+        self._request = request
         self._body = body
-        self._started = started
 
     async def complete(self, answer: Awaitable[dict[str, Any]]) -> dict[str, Any]:
         try:
@@ -90,12 +104,13 @@ class ShadowTap:
 
     def _answered(self, body: Any, usage: dict[str, Any] | None) -> None:
         answer = Answer(True, answer_text(body), self._elapsed_ms(), usage_tokens(usage))
-        self._offer(self._rollout, Primary(self._request_id, self._body, answer))
+        fallback = bool(self._request.fallback_index)
+        self._offer(self._rollout, Primary(self._request.request_id, self._body, answer, fallback))
 
     def _failed(self, exc: PinyardError, usage: dict[str, Any] | None) -> None:
         error = f"{exc.code}: {exc.message}"
         answer = Answer(False, None, self._elapsed_ms(), usage_tokens(usage), error)
-        self._offer(self._rollout, Primary(self._request_id, self._body, answer))
+        self._offer(self._rollout, Primary(self._request.request_id, self._body, answer))
 
     def _elapsed_ms(self) -> float:
-        return (time.perf_counter() - self._started) * 1000
+        return (time.perf_counter() - self._request.started) * 1000

@@ -73,7 +73,8 @@ class Metrics:
         self.rollout_requests = Counter(
             "pinyard_rollout_requests_total",
             "Requests of a running rollout by arm (stable, canary) and outcome "
-            "(ok, error, blocked).",
+            "(ok, error, blocked, fallback: answered by a fallback, a failure of the arm's "
+            "own bundle).",
             ["environment", "alias", "arm", "outcome"],
             registry=self.registry,
         )
@@ -104,7 +105,8 @@ class Metrics:
         )
         self.shadow_pairs = Counter(
             "pinyard_shadow_pairs_total",
-            "Shadow pairs by outcome (compared: both answered; error: either side failed).",
+            "Shadow pairs by outcome (compared: both answered; error: either side failed; "
+            "fallback: a fallback answered the client instead of the baseline).",
             ["environment", "alias", "outcome"],
             registry=self.registry,
         )

@@ -205,3 +205,20 @@ def test_the_example_suites_pass_on_the_example_bundle(invoke: Invoke, tmp_path:
         data = yaml.safe_load(suite.read_text())
         result = run(invoke, suite, "--bundle", "prompts/support-chat")
         assert result.exit_code == 0, (data["name"], result.output)
+
+
+def test_through_the_gateway_a_fallback_answer_is_marked_and_can_be_refused(
+    invoke: Invoke, make_bundle: MakeBundle, tmp_path: Path, server: TestClient
+) -> None:
+    invoke("bundle", "push", str(make_bundle()))
+    failing = make_bundle("v2", model="fake/error-503", extra={"fallbacks": ["support-chat@1"]})
+    assert invoke("bundle", "push", str(failing)).exit_code == 0
+    marked = run(invoke, write_suite(tmp_path), "--target", "support-chat@2", "--json", "-")
+    assert marked.exit_code == 0, marked.output
+    report = json.loads(marked.stdout)
+    assert report["totals"]["fallbacks"] == 2
+    assert {r["fallback_index"] for c in report["cases"] for r in c["results"]} == {1}
+    strict = write_suite(tmp_path / "strict", allow_fallback=False)
+    refused = run(invoke, strict, "--target", "support-chat@2")
+    assert refused.exit_code == 3, refused.output
+    assert "allow_fallback: false" in refused.output

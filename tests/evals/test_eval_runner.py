@@ -212,3 +212,34 @@ async def test_concurrency_is_bounded(tmp_path: Path) -> None:
     options = RunOptions(concurrency=3, on_progress=lambda: ticks.append(1))
     result = await SuiteRunner(suite, Slow(lambda b, n: last_user(b)), options=options).run()
     assert result.verdict == "pass" and state["peak"] == 3 and len(ticks) == 12
+
+
+def target_with_fallback(model: str = "fake/error-503") -> LocalTarget:
+    """A bundle whose model fails, with a working fallback (as the gateway would chain it)."""
+    compiled = compile_bundle(BundleSpec.model_validate(fake_spec(model=model)))
+    lite = compile_bundle(BundleSpec.model_validate(fake_spec("support-lite")))
+    info = TargetInfo(compiled.name, compiled.digest, None, model, "bundle", "test")
+    providers = ProviderClient(backoff_base_s=0.0, backoff_max_s=0.0)
+    return LocalTarget(compiled, providers, info, [lite], prepare=prepare_chat)
+
+
+async def test_a_case_answered_by_a_fallback_is_marked(tmp_path: Path) -> None:
+    suite = load_suite(write_suite(tmp_path))
+    result = await SuiteRunner(suite, target_with_fallback()).run()
+    assert result.verdict == "pass"  # the fallback's answers pass, and say so
+    assert {r.fallback_index for r in result.calls()} == {1}
+    assert {r.model for r in result.calls()} == {"fake/echo"}
+    assert result.totals()["fallbacks"] == 2
+    assert result.as_dict()["cases"][0]["results"][0]["fallback_index"] == 1
+
+
+async def test_a_suite_can_refuse_answers_by_a_fallback(tmp_path: Path) -> None:
+    suite = load_suite(write_suite(tmp_path, allow_fallback=False))
+    result = await SuiteRunner(suite, target_with_fallback()).run()
+    assert result.verdict == "error"  # as if the chain had no fallback: provider errors
+    assert result.errors() == 2
+    (reason,) = result.cases[0].reasons()
+    assert "answered by fallback 1 (fake/echo)" in reason and "allow_fallback: false" in reason
+    # The bundle's own answers are untouched by the setting.
+    own = await SuiteRunner(suite, target_with_fallback("fake/echo")).run()
+    assert own.verdict == "pass" and own.totals()["fallbacks"] == 0
