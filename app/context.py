@@ -8,9 +8,11 @@ import httpx
 from fastapi import Request
 from sqlalchemy import Engine
 
+from app.batches.batch_runtime import BatchRuntime
 from app.deprecations.live_catalog import Deprecations
 from app.deprecations.monitor import DeprecationMonitor
 from app.governance.assembly import Governance
+from app.outcomes.services import Outcomes
 from app.providers.client import ProviderClient
 from app.registry.compiled import PrepareChat
 from app.registry.snapshot import SnapshotStore
@@ -36,11 +38,16 @@ class AppContext:
     governance: Governance
     # Rollouts: the service, the shadow runner and the analysis loop.
     rollouts: RolloutRuntime
+    # Feedback metrics and feedback on answers.
+    outcomes: Outcomes
     # The gateway's request preparation, injected by ``app.main`` into the rooms
     # below it that replay requests (shadow traffic, run-on-promotion evals).
     prepare_chat: PrepareChat
     # Shared by every bundle's http retriever (per-call timeouts come from the bundle).
     retrieval_http: httpx.AsyncClient = field(default_factory=httpx.AsyncClient, kw_only=True)
+    # Files and batches; built after the context, since its lines run through the
+    # gateway's pipelines, which take the context (``app.main`` sets it).
+    batches: BatchRuntime = field(init=False)
 
 
 async def get_context(request: Request) -> AppContext:

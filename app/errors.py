@@ -15,6 +15,7 @@ with the status code the OpenAI SDK maps to the matching exception class::
     ├── NotFoundError                 404 not_found
     │   └── ModelNotFound             404 model_not_found
     ├── ConflictError                 409 conflict
+    ├── PayloadTooLarge               413 request_too_large
     ├── UnprocessableError            422 unprocessable
     ├── GuardrailBlocked              400 (input) / 422 (output) guardrail_blocked
     ├── RateLimitError                429 rate_limit_exceeded (+ Retry-After)
@@ -122,6 +123,12 @@ class ConflictError(PinyardError):
     status_code = 409
     error_type = "invalid_request_error"
     code = "conflict"
+
+
+class PayloadTooLarge(PinyardError):
+    status_code = 413
+    error_type = "invalid_request_error"
+    code = "request_too_large"
 
 
 class UnprocessableError(PinyardError):

@@ -25,8 +25,10 @@ from app.admin import changes as admin_changes
 from app.admin import credentials as admin_credentials
 from app.admin import deprecations as admin_deprecations
 from app.admin import evals as admin_evals
+from app.admin import outcomes as admin_outcomes
 from app.admin import policies as admin_policies
 from app.admin import rollouts as admin_rollouts
+from app.batches.batch_runtime import BatchRuntime
 from app.context import AppContext
 from app.deprecations.gate import DeprecationGate
 from app.deprecations.live_catalog import Deprecations
@@ -34,11 +36,14 @@ from app.deprecations.monitor import DeprecationMonitor
 from app.deprecations.radar import shutdown_gauge_rows
 from app.errors import BadRequestError, PinyardError, ServiceUnavailableError
 from app.evals.gate import EvalGate
+from app.gateway import batches as batch_routes
 from app.gateway import operations as operations_routes
 from app.gateway import routes as gateway_routes
+from app.gateway.batch_rows import batch_endpoints
 from app.gateway.front_door import PinyardApp
 from app.gateway.prepare import prepare_chat
 from app.governance.assembly import Governance
+from app.outcomes.services import Outcomes
 from app.providers.client import ProviderClient
 from app.registry import db
 from app.registry.snapshot import SnapshotStore
@@ -64,7 +69,16 @@ def build_context(settings: Settings) -> AppContext:
         gates=[DeprecationGate(deprecations), EvalGate()],
     )
     providers = ProviderClient.from_settings(settings)
-    return AppContext(
+    records = RecordWriter(
+        engine,
+        metrics,
+        queue_size=settings.record_queue_size,
+        batch_size=settings.record_batch_size,
+        flush_interval_s=settings.record_flush_interval_s,
+        buffer_size=settings.record_buffer_size,
+        retry_max_s=settings.record_retry_max_s,
+    )
+    ctx = AppContext(
         settings=settings,
         engine=engine,
         registry=registry,
@@ -75,21 +89,16 @@ def build_context(settings: Settings) -> AppContext:
             settings, engine, registry, providers, metrics, snapshots.after_write, prepare_chat
         ),
         prepare_chat=prepare_chat,
-        records=RecordWriter(
-            engine,
-            metrics,
-            queue_size=settings.record_queue_size,
-            batch_size=settings.record_batch_size,
-            flush_interval_s=settings.record_flush_interval_s,
-            buffer_size=settings.record_buffer_size,
-            retry_max_s=settings.record_retry_max_s,
-        ),
+        records=records,
+        outcomes=Outcomes.build(engine, records),
         metrics=metrics,
         deprecations=deprecations,
         deprecation_monitor=DeprecationMonitor.from_settings(
             settings, deprecations, engine, snapshots
         ),
     )
+    ctx.batches = BatchRuntime.build(settings, engine, snapshots, batch_endpoints(ctx))
+    return ctx
 
 
 @asynccontextmanager
@@ -102,6 +111,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     await ctx.snapshots.load(partial(db.upgrade, settings.database_url) if migrate else None)
     ctx.records.start()
     ctx.rollouts.start()
+    ctx.batches.start()
     tasks = [
         asyncio.create_task(
             ctx.snapshots.watch(settings.snapshot_poll_interval_s), name="pinyard-snapshot-watch"
@@ -131,6 +141,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await ctx.rollouts.close()
+        await ctx.batches.close(grace_s=settings.shutdown_grace_s)  # before records flush
         await ctx.records.close(timeout_s=settings.shutdown_grace_s)
         await ctx.governance.close()
         await ctx.retrieval_http.aclose()
@@ -192,6 +203,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(SQLAlchemyError, _database_error)
     app.include_router(gateway_routes.router)
+    app.include_router(batch_routes.router)
     app.include_router(admin_bundles.router)
     app.include_router(admin_aliases.router)
     app.include_router(admin_audit.router)
@@ -199,6 +211,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(admin_rollouts.router)
     app.include_router(admin_deprecations.router)
     app.include_router(admin_evals.router)
+    app.include_router(admin_outcomes.router)
     app.include_router(admin_credentials.tokens_router)
     app.include_router(admin_credentials.keys_router)
     app.include_router(admin_changes.router)

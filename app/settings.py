@@ -191,3 +191,20 @@ class Settings(BaseSettings):
     rollout_shadow_max_pending: int = Field(default=256, ge=1)
     # Keep both answers' text in shadow pairs (what `pinyard rollout report` shows).
     rollout_shadow_keep_text: bool = True
+
+    # -- batches (app/batches/) -----------------------------------------------------
+    # Largest batch input file accepted by POST /v1/files (413 past it), and most lines.
+    batch_max_file_bytes: int = Field(default=100 * 1024 * 1024, ge=1)
+    batch_max_requests: int = Field(default=50_000, ge=1)
+    # Run batches in this gateway's own worker task (off where only dedicated
+    # workers should run them, see docs/batches.md).
+    batch_worker: bool = True
+    # Lines of one batch in flight at once, and of all batches on one provider
+    # (the model's prefix, e.g. openai) in one process.
+    batch_concurrency: int = Field(default=16, ge=1, le=1024)
+    batch_provider_concurrency: int = Field(default=64, ge=1, le=4096)
+    # Batches one worker runs at once; how often it looks for new ones.
+    batch_max_active: int = Field(default=4, ge=1, le=64)
+    batch_poll_interval_s: float = Field(default=1.0, gt=0)
+    # A worker that stops renewing its lease on a batch loses it after this long.
+    batch_lease_ttl_s: float = Field(default=30.0, gt=0)

@@ -71,16 +71,19 @@ def path(*segments: str | int) -> str:
 class AdminClient:
     """Use as a context manager: ``with AdminClient() as api: api.get(...)``."""
 
-    def __init__(self) -> None:
+    # Where the bearer credential comes from.
+    CREDENTIAL_VARIABLE = "PINYARD_ADMIN_TOKEN"
+
+    def __init__(self, headers: dict[str, str] | None = None) -> None:
         self.url = server_url()
-        headers = {"accept": "application/json"}
-        token = os.environ.get("PINYARD_ADMIN_TOKEN", "").strip()
+        sent = {"accept": "application/json"}
+        token = os.environ.get(self.CREDENTIAL_VARIABLE, "").strip()
         if token:
-            headers["authorization"] = f"Bearer {token}"
+            sent["authorization"] = f"Bearer {token}"
         name = actor()
         if name:
-            headers["x-pinyard-actor"] = name
-        self._headers = headers
+            sent["x-pinyard-actor"] = name
+        self._headers = {**sent, **(headers or {})}
         self._manager = open_http_client(self.url)
         self._http: httpx.Client | None = None
 
@@ -113,13 +116,25 @@ class AdminClient:
         *,
         body: Any = None,
         params: dict[str, Any] | None = None,
+        files: dict[str, Any] | None = None,
+        data: dict[str, str] | None = None,
+        raw: bool = False,
     ) -> Any:
-        """The decoded JSON answer of a 2xx; anything else exits (2 or 3)."""
+        """The decoded JSON answer of a 2xx (its bytes with ``raw``); else exits (2 or 3).
+
+        ``files`` and ``data`` send a multipart form instead of a JSON body.
+        """
         assert self._http is not None, "use AdminClient as a context manager"
         query = {k: v for k, v in (params or {}).items() if v is not None}
         try:
             response = self._http.request(
-                method, url, json=body, params=query or None, headers=self._headers
+                method,
+                url,
+                json=body,
+                files=files,
+                data=data,
+                params=query or None,
+                headers=self._headers,
             )
         except httpx.TransportError as exc:
             fail(
@@ -127,6 +142,8 @@ class AdminClient:
                 f"{type(exc).__name__}: {exc or 'no details'}",
                 EXIT_INFRA,
             )
+        if raw and response.is_success:
+            return response.content
         return self._decode(response)
 
     def _decode(self, response: httpx.Response) -> Any:
@@ -151,6 +168,17 @@ class AdminClient:
         if _error_code(data) in GATE_CODES:
             fail(message, EXIT_GATE)
         fail(message, EXIT_USAGE)
+
+
+class DataPlaneClient(AdminClient):
+    """The same client for the data plane (``/v1/...``): the API key in ``PINYARD_API_KEY``
+    (none in local mode); ``environment`` is sent as ``x-pinyard-environment`` and the
+    gateway refuses it unless the key belongs there."""
+
+    CREDENTIAL_VARIABLE = "PINYARD_API_KEY"
+
+    def __init__(self, environment: str | None = None) -> None:
+        super().__init__({"x-pinyard-environment": environment} if environment else None)
 
 
 # Refusals that mean "a gate failed" (exit 1) rather than "bad input" (exit 2).

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import typer
 
-from app.cli import alias, audit, bundle, db, deprecations, policy, requests
+from app.cli import alias, audit, batch, bundle, db, deprecations, policy, requests
 from app.cli import change as change_cmd
 from app.cli import eval as eval_cmd
 from app.cli import key as key_cmd
+from app.cli import metric as metric_cmd
 from app.cli import rollout as rollout_cmd
 from app.cli import token as token_cmd
 from app.cli.serve import serve
@@ -36,6 +37,8 @@ app.add_typer(rollout_cmd.app, name="rollout")
 app.add_typer(token_cmd.app, name="token")
 app.add_typer(key_cmd.app, name="key")
 app.add_typer(change_cmd.app, name="change")
+app.add_typer(batch.app, name="batch")
+app.add_typer(metric_cmd.app, name="metric")
 
 
 def main() -> None:

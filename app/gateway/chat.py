@@ -30,7 +30,7 @@ from app.gateway.lineage import Lineage, finish, input_digest, new_request_id
 from app.gateway.plan import ChatPlan
 from app.gateway.prepare import prepare_chat
 from app.gateway.request_shapes import BodyLimits, check_chat_request
-from app.gateway.resolve import ROUTE_FALLBACK, Resolution, resolve_model
+from app.gateway.resolve import ROUTE_BATCH, ROUTE_FALLBACK, Resolution, resolve_model
 from app.guardrails.apply import check_completion
 from app.guardrails.stream import guarded_stream
 from app.providers.fallback import Candidate, complete_with_fallbacks, stream_with_fallbacks
@@ -88,19 +88,26 @@ class ChatPipeline:
         *,
         endpoint: str = "chat.completions",
         subject: str | None = None,
+        resolution: Resolution | None = None,
     ) -> ChatResult:
-        """Resolve, plan and call; a failure before any output raises with lineage headers."""
+        """Resolve, plan and call; a failure before any output raises with lineage headers.
+
+        A given ``resolution`` (a batch's line, pinned when the batch was created)
+        is used as it is instead of resolving the body's model again.
+        """
         lineage = Lineage(new_request_id(), environment, endpoint)
         try:
             model, stream = check_chat_body(body, self.ctx.settings)
             lineage.stream = stream
-            resolution = resolve_model(self.ctx.snapshots.current, environment, model, subject)
+            if resolution is None:
+                resolution = resolve_model(self.ctx.snapshots.current, environment, model, subject)
             lineage.alias, lineage.bundle, lineage.route = (
                 resolution.alias,
                 resolution.bundle,
                 resolution.route,
             )
             lineage.rollout, lineage.arm = resolution.rollout, resolution.arm
+            lineage.routed_digest = resolution.bundle.digest
             if resolution.bundle.compiled.spec.kind != "chat":
                 raise BadRequestError(
                     f"{model!r} serves an embedding model; call /v1/embeddings", param="model"
@@ -157,7 +164,7 @@ class ChatPipeline:
         lineage.retrieval_error = planned.retrieval.error if planned.retrieval else None
         if planned.guarded_body is not None and lineage.request_body is not None:
             lineage.request_body, lineage.payload_guarded = planned.guarded_body, True
-        if index > 0:
+        if index > 0 and lineage.route != ROUTE_BATCH:
             lineage.route = ROUTE_FALLBACK
 
     async def _complete(

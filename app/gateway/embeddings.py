@@ -12,15 +12,29 @@ from app.errors import BadRequestError, PinyardError
 from app.gateway.lineage import Lineage, finish, input_digest, new_request_id
 from app.gateway.plan import plan_embedding
 from app.gateway.request_shapes import check_embedding_request
-from app.gateway.resolve import resolve_model
+from app.gateway.resolve import Resolution, resolve_model
 
 
 async def handle_embeddings(ctx: AppContext, body: dict[str, Any], environment: str) -> Response:
+    lineage, response = await run_embeddings(ctx, body, environment)
+    return Response(
+        orjson.dumps(response), media_type="application/json", headers=lineage.headers()
+    )
+
+
+async def run_embeddings(
+    ctx: AppContext,
+    body: dict[str, Any],
+    environment: str,
+    resolution: Resolution | None = None,
+) -> tuple[Lineage, dict[str, Any]]:
+    """Resolve (unless a batch pinned ``resolution``), call, record; errors carry lineage."""
     lineage = Lineage(new_request_id(), environment, "embeddings")
     try:
         check_embedding_request(body, ctx.settings)
         model = body["model"]
-        resolution = resolve_model(ctx.snapshots.current, environment, model)
+        if resolution is None:
+            resolution = resolve_model(ctx.snapshots.current, environment, model)
         lineage.alias, lineage.bundle, lineage.route = (
             resolution.alias,
             resolution.bundle,
@@ -40,6 +54,4 @@ async def handle_embeddings(ctx: AppContext, body: dict[str, Any], environment: 
         raise
     lineage.usage = response.get("usage")
     finish(ctx, lineage)
-    return Response(
-        orjson.dumps(response), media_type="application/json", headers=lineage.headers()
-    )
+    return lineage, response

@@ -87,6 +87,8 @@ class Lineage:
     arm: str | None = None
     # Which bundle of the chain answered: 0 the resolved one, k its k-th fallback.
     fallback_index: int | None = None
+    # The bundle the request was routed to (``bundle`` becomes a fallback that answers).
+    routed_digest: str | None = None
 
     def __post_init__(self) -> None:
         # Every endpoint's log lines about this request carry its id.
@@ -166,7 +168,13 @@ class Lineage:
             arm=self.arm,
             rollout_step=self.rollout.step if self.rollout else None,
             fallback_index=self.fallback_index,
+            routed_digest=self._routed_elsewhere(),
         )
+
+    def _routed_elsewhere(self) -> str | None:
+        """The routed bundle's digest when another one (a fallback) answered, else None."""
+        routed = self.routed_digest
+        return routed if self.bundle is not None and routed != self.bundle.digest else None
 
     def _stored_request(self) -> dict[str, Any] | None:
         """Never the raw body when an input guardrail blocked or redacted it."""

@@ -17,6 +17,7 @@ ROUTE_STABLE = "stable"
 ROUTE_PINNED = "pinned"
 ROUTE_FALLBACK = "fallback"
 ROUTE_CANARY = "canary"
+ROUTE_BATCH = "batch"  # a line of a batch, on the digest pinned when it was created
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +34,17 @@ def resolve_model(
     snapshot: Snapshot, environment: str, model: str, subject: str | None = None
 ) -> Resolution:
     """``subject`` keeps a caller on one arm of a rollout (None: drawn per request)."""
+    found = lookup_model(snapshot, environment, model)
+    rollout = None if found.route == ROUTE_PINNED else snapshot.rollouts.get((environment, model))
+    if rollout is None:
+        return found
+    if arm_for(rollout.id, subject, rollout.weight) == ARM_CANARY:
+        return Resolution(environment, model, rollout.candidate, ROUTE_CANARY, rollout, ARM_CANARY)
+    return Resolution(environment, model, found.bundle, ROUTE_STABLE, rollout, ARM_STABLE)
+
+
+def lookup_model(snapshot: Snapshot, environment: str, model: str) -> Resolution:
+    """What ``model`` names now, outside any rollout: the alias's target or a pinned ref."""
     if not snapshot.loaded:
         raise ServiceUnavailableError(
             "the gateway has not loaded the registry yet (database unreachable at start?)"
@@ -53,9 +65,4 @@ def resolve_model(
             f"(aliases there: {known})",
             param="model",
         )
-    rollout = snapshot.rollouts.get((environment, model))
-    if rollout is None:
-        return Resolution(environment, model, bundle, ROUTE_STABLE)
-    if arm_for(rollout.id, subject, rollout.weight) == ARM_CANARY:
-        return Resolution(environment, model, rollout.candidate, ROUTE_CANARY, rollout, ARM_CANARY)
-    return Resolution(environment, model, bundle, ROUTE_STABLE, rollout, ARM_STABLE)
+    return Resolution(environment, model, bundle, ROUTE_STABLE)

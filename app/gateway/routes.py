@@ -6,6 +6,7 @@ from typing import Any
 
 import orjson
 from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import JSONResponse
 
 from app.context import AppContext, get_context
 from app.errors import BadRequestError
@@ -13,6 +14,8 @@ from app.gateway.chat import ChatPipeline
 from app.gateway.embeddings import handle_embeddings
 from app.gateway.messages import anthropic_errors, handle_count_tokens, handle_messages
 from app.governance.caller import visible as key_may_see
+from app.governance.credential_kinds import CLIENT_KEY
+from app.outcomes.feedback import Caller, parse_feedback
 from app.providers.client import ProviderClient
 from app.rollouts.assignment import subject_of
 
@@ -80,6 +83,26 @@ async def count_message_tokens(
 async def embeddings(request: Request, ctx: AppContext = Depends(get_context)) -> Response:
     body = await read_json(request)
     return await handle_embeddings(ctx, body, caller_environment(request, ctx))
+
+
+@router.post("/feedback", status_code=201)
+async def feedback(request: Request, ctx: AppContext = Depends(get_context)) -> JSONResponse:
+    """Scores on answers: ``{request_id, metric, value, comment?}`` or ``{"items": [...]}``.
+
+    The key must belong to the environment of each request it scores (and may
+    call its alias); 201 ``{"id"}`` (``{"ids"}`` for a batch), all or nothing.
+    """
+    body = await read_json(request)
+    environment = caller_environment(request, ctx)
+    items, batch = parse_feedback(body)
+    key = getattr(request.state, "api_key", None)
+    caller = Caller(
+        environment,
+        key.aliases if key is not None else None,
+        CLIENT_KEY.actor(key.name) if key is not None else "local",
+    )
+    ids = await ctx.outcomes.feedback.submit(items, caller)
+    return JSONResponse({"ids": ids} if batch else {"id": ids[0]}, status_code=201)
 
 
 @router.get("/models")

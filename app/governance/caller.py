@@ -61,6 +61,13 @@ class CallerAuth:
         request.state.api_key = key
         return key.environment
 
+    def authorize_model(self, request: Request, model: str) -> None:
+        """After ``environment``: may the caller's key call ``model``? (A batch's lines name
+        their model inside an uploaded file, not in the request body.)"""
+        key: ApiKeyRecord | None = getattr(request.state, "api_key", None)
+        if key is not None:
+            self._authorize(request, key, model)
+
     def _authenticate(self, request: Request, keys: KeySet) -> ApiKeyRecord:
         presented = presented_key(request)
         if presented is None:

@@ -7,6 +7,16 @@ JSON or SSE answers, so this connection does just that, with llhttp (the
 C parser uvicorn uses, through httptools): the request goes out in one
 write, the answer is parsed as it arrives, and the connection goes back to
 its pool (``upstream_pool.ConnectionPool``) when the body has been read.
+
+What it accepts of RFC 9112: bodies framed by Content-Length, by chunked
+coding (extensions and trailers read and ignored) or by the server closing
+the connection; 1xx interim answers skipped; ``Connection: close`` and
+HTTP/1.0 answers end the connection's reuse; a ``Keep-Alive: timeout=N``
+shortens its idle life. What it refuses, as ``httpcore.RemoteProtocolError``:
+a malformed status line, header, or chunk size, a head past 64 KiB, a body
+cut short, an upgrade, and an answer in a transfer or content coding it did
+not ask for (``UndecodableAnswer``: it sends ``Accept-Encoding: identity``
+and decodes nothing).
 """
 
 from __future__ import annotations
@@ -20,6 +30,7 @@ import httpcore
 import httptools
 
 _READ_SIZE = 64 * 1024
+_MAX_HEAD = 64 * 1024  # status line and headers (1xx answers included)
 
 
 class _State(enum.Enum):
@@ -29,31 +40,110 @@ class _State(enum.Enum):
     CLOSED = 3
 
 
-class _Parsed:
-    """httptools callbacks for one response: headers, body pieces, completion."""
+class UndecodableAnswer(httpcore.RemoteProtocolError):
+    """An answer in a coding the gateway neither asked for nor decodes: a retry gets the same."""
 
-    __slots__ = ("body", "complete", "headers", "headers_done", "keep_alive", "parser")
+
+class _Parsed:
+    """httptools callbacks for one response: the final head, body pieces, completion."""
+
+    __slots__ = (
+        "body",
+        "complete",
+        "head_bytes",
+        "headers",
+        "headers_done",
+        "idle_timeout",
+        "interim",
+        "keep_alive",
+        "parser",
+        "refusal",
+        "trailers",
+        "until_close",
+    )
 
     def __init__(self) -> None:
         self.headers: list[tuple[bytes, bytes]] = []
+        self.trailers: list[tuple[bytes, bytes]] = []
         self.headers_done = False
+        self.interim = False  # inside a 1xx answer, skipped
+        self.head_bytes = 0  # read before the final head was complete
         self.body: list[bytes] = []
         self.complete = False
         self.keep_alive = False
+        self.until_close = False  # no Content-Length, no Transfer-Encoding: the body ends at EOF
+        self.idle_timeout: float | None = None  # the server's Keep-Alive: timeout=N
+        self.refusal: str | None = None  # why the answer cannot be read, once the head is in
         self.parser = httptools.HttpResponseParser(self)
 
+    def on_message_begin(self) -> None:
+        if self.complete:
+            self.keep_alive = False  # bytes after the answer: never reuse this connection
+
     def on_header(self, name: bytes, value: bytes) -> None:
-        self.headers.append((name, value))
+        if not self.complete:
+            (self.trailers if self.headers_done else self.headers).append((name, value))
 
     def on_headers_complete(self) -> None:
+        if self.complete:
+            return
+        status = self.parser.get_status_code()
+        if 100 <= status < 200 and status != 101:
+            self.interim, self.headers = True, []  # 100 Continue, 103 Early Hints: skipped
+            return
         self.headers_done = True
+        self._frame()
 
     def on_body(self, body: bytes) -> None:
-        self.body.append(body)
+        if not self.complete:
+            self.body.append(body)
 
     def on_message_complete(self) -> None:
-        self.complete = True
-        self.keep_alive = self.parser.should_keep_alive()  # valid only in this callback
+        if self.interim:
+            self.interim = False
+        elif not self.complete:
+            self.complete = True
+            self.keep_alive = self.parser.should_keep_alive()  # valid only in this callback
+
+    def end_of_stream(self) -> None:
+        """The server closed the connection: the end of a close-delimited body, else an error."""
+        if self.headers_done and self.until_close and not self.complete:
+            self.complete, self.keep_alive = True, False
+            return
+        if not self.head_bytes:
+            raise httpcore.RemoteProtocolError(
+                "the upstream closed the connection without answering"
+            )
+        raise httpcore.RemoteProtocolError("the upstream closed the connection mid-response")
+
+    def _frame(self) -> None:
+        """How the body is delimited, and whether it is in a coding this client reads."""
+        framed = False
+        for name, value in self.headers:
+            name = name.lower()
+            if name == b"content-length":
+                framed = True
+            elif name == b"transfer-encoding":
+                framed = True
+                if value.strip().lower() != b"chunked":
+                    self.refusal = f"Transfer-Encoding: {value.decode('latin-1')}"
+            elif name == b"content-encoding":
+                if value.strip().lower() not in (b"", b"identity"):
+                    self.refusal = f"Content-Encoding: {value.decode('latin-1')}"
+            elif name == b"keep-alive":
+                self.idle_timeout = _keep_alive_timeout(value)
+        self.until_close = not framed
+
+
+def _keep_alive_timeout(value: bytes) -> float | None:
+    for part in value.split(b","):
+        key, _, number = part.partition(b"=")
+        if key.strip().lower() == b"timeout":
+            try:
+                return max(0.0, float(number.strip()))
+            except ValueError:
+                return None
+    return None
 
 
 class HTTP11Connection(httpcore.AsyncConnectionInterface):
@@ -119,6 +209,12 @@ class HTTP11Connection(httpcore.AsyncConnectionInterface):
                 self._state = _State.CLOSED
                 raise
         elif self._state is _State.IDLE:
+            assert self._stream is not None
+            if self._stream.get_extra_info("is_readable"):
+                # The upstream closed it while idle (the pool's check came too early, or a
+                # waiter was handed it): nothing was sent, so the pool may use a fresh one.
+                await self.aclose()
+                raise httpcore.ConnectionNotAvailable()
             self._state = _State.ACTIVE
         else:
             raise httpcore.ConnectionNotAvailable()
@@ -132,6 +228,11 @@ class HTTP11Connection(httpcore.AsyncConnectionInterface):
             await stream.write(await _serialise(request), timeouts.get("write"))
             while not parsed.headers_done:
                 await self._feed(parsed, timeouts.get("read"))
+            if parsed.refusal is not None:
+                raise UndecodableAnswer(
+                    f"the upstream answered with {parsed.refusal}, which the gateway "
+                    "did not ask for (it sends Accept-Encoding: identity) and does not decode"
+                )
         except BaseException:
             await self.aclose()
             raise
@@ -156,13 +257,22 @@ class HTTP11Connection(httpcore.AsyncConnectionInterface):
         assert self._stream is not None
         data = await self._stream.read(_READ_SIZE, timeout)
         if not data:
-            raise httpcore.RemoteProtocolError("the upstream closed the connection mid-response")
+            parsed.end_of_stream()
+            return
+        if not parsed.headers_done:
+            parsed.head_bytes += len(data)
         try:
             parsed.parser.feed_data(data)
         except httptools.HttpParserUpgrade as exc:
             raise httpcore.RemoteProtocolError("unexpected protocol upgrade") from exc
         except httptools.HttpParserError as exc:
-            raise httpcore.RemoteProtocolError(f"malformed HTTP response: {exc}") from exc
+            if not parsed.complete:
+                raise httpcore.RemoteProtocolError(f"malformed HTTP response: {exc}") from exc
+            parsed.keep_alive = False  # garbage after a whole answer: the answer stands
+        if not parsed.headers_done and parsed.head_bytes > _MAX_HEAD:
+            raise httpcore.RemoteProtocolError(
+                f"the upstream's response head is over {_MAX_HEAD // 1024} KiB"
+            )
 
     async def _release(self, parsed: _Parsed) -> None:
         """Back to the pool if the answer was read to its end and may be reused; else close."""
@@ -174,8 +284,13 @@ class HTTP11Connection(httpcore.AsyncConnectionInterface):
             and not self._stream.get_extra_info("is_readable")
         ):
             self._state = _State.IDLE
-            if self._keepalive_expiry is not None:
-                self._expire_at = time.monotonic() + self._keepalive_expiry
+            expiry = self._keepalive_expiry
+            if parsed.idle_timeout is not None:
+                # A second less than the server keeps it: it must not close under a request.
+                server = max(0.0, parsed.idle_timeout - 1.0)
+                expiry = server if expiry is None else min(expiry, server)
+            if expiry is not None:
+                self._expire_at = time.monotonic() + expiry
         else:
             await self.aclose()
         if self._on_release is not None:

@@ -26,6 +26,7 @@ import httpx
 import orjson
 
 from app.errors import GatewayTimeoutError, PinyardError, ProviderError
+from app.providers.http11 import UndecodableAnswer
 from app.providers.interface import EmbeddingCall, ProviderCall, refuse_control_params
 from app.providers.providers_file import ProviderEndpoint
 from app.providers.upstream_errors import (
@@ -289,8 +290,16 @@ def _timeout() -> GatewayTimeoutError:
 
 
 def _transport_error(exc: Exception) -> PinyardError:
-    """Connection refused, reset, protocol errors: no answer, worth another try."""
-    return error_for_status(None, f"{type(exc).__name__}: {clean_message(exc)}")
+    """Connection refused, reset, protocol errors: no answer, worth another try.
+
+    An answer that is not valid HTTP/1.1 (or in a coding not asked for) is an
+    ``upstream_error``; only the undecodable one would come back the same.
+    """
+    err = error_for_status(None, f"{type(exc).__name__}: {clean_message(exc)}")
+    if isinstance(exc, httpcore.RemoteProtocolError | httpx.RemoteProtocolError):
+        err.code = "upstream_error"
+        err.retryable = not isinstance(exc, UndecodableAnswer)
+    return err
 
 
 def _malformed(model: str) -> ProviderError:

@@ -81,7 +81,14 @@ class ConnectionPool:
             raise httpcore.UnsupportedProtocol(f"this pool serves {self.origin}, not {request.url}")
         connection = await self._acquire(request.extensions.get("timeout", {}).get("pool"))
         try:
-            return await connection.handle_async_request(request)
+            try:
+                return await connection.handle_async_request(request)
+            except httpcore.ConnectionNotAvailable:
+                # Found closed by the upstream before a byte of the request left: once
+                # more on a fresh connection, in the same slot. Never after sending: the
+                # upstream may have acted on the request.
+                connection = self._connection()
+                return await connection.handle_async_request(request)
         except BaseException:
             await connection.aclose()  # usually closed already: the exchange failed
             self._release(connection)
@@ -208,6 +215,7 @@ class UpstreamPool:
             headers=[
                 (b"host", self._host),
                 (b"content-length", str(len(body)).encode()),
+                (b"accept-encoding", b"identity"),  # http11 decodes no content coding
                 *headers,
             ],
             content=body,

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import datetime
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 import orjson
 from sqlalchemy import Dialect
-from sqlmodel import Session
+from sqlalchemy import select as sa_select
+from sqlmodel import Session, col
 
 from app.registry.tables import RequestRecordRow, as_utc
 
@@ -53,9 +54,49 @@ class RequestRecord(NamedTuple):
     arm: str | None = None
     rollout_step: int | None = None
     fallback_index: int | None = None
+    routed_digest: str | None = None
 
 
-# 31 columns: 300 rows stay far below SQLite's (32,766) and PostgreSQL's (65,535) bound
+class AnsweredRequest(NamedTuple):
+    """What feedback needs to know about the request it scores (a record's lineage)."""
+
+    id: str
+    created_at: datetime
+    environment: str
+    alias: str | None
+    version_digest: str | None  # the bundle routed to (a fallback's answer counts for it)
+    rollout_id: str | None
+    arm: str | None
+    rollout_step: int | None
+
+    @classmethod
+    def of(cls, record: RequestRecord | RequestRecordRow) -> AnsweredRequest:
+        return cls(
+            record.id,
+            as_utc(record.created_at),
+            record.environment,
+            record.alias,
+            record.routed_digest or record.bundle_digest,
+            record.rollout_id,
+            record.arm,
+            record.rollout_step,
+        )
+
+
+def request_id_time(request_id: str) -> datetime | None:
+    """When a request id was made: ``req_`` + 12 hex digits of Unix milliseconds + 20 more.
+
+    The format is ``app.gateway.lineage.new_request_id``'s; None for anything else.
+    """
+    if not request_id.startswith("req_") or len(request_id) != 36:
+        return None
+    try:
+        return datetime.fromtimestamp(int(request_id[4:16], 16) / 1000, UTC)
+    except (ValueError, OverflowError, OSError):
+        return None
+
+
+# 32 columns: 300 rows stay far below SQLite's (32,766) and PostgreSQL's (65,535) bound
 # on parameters in one statement.
 ROWS_PER_STATEMENT = 300
 
@@ -115,6 +156,22 @@ class RequestRecordRepository:
 
     def get(self, request_id: str) -> RequestRecordRow | None:
         return self.session.get(RequestRecordRow, request_id)
+
+    def answered(self, request_ids: Iterable[str]) -> dict[str, AnsweredRequest]:
+        """The lineage of each stored request among ``request_ids`` (payloads not loaded)."""
+        r = RequestRecordRow
+        wanted = sorted(set(request_ids))
+        columns = [
+            col(c) for c in (r.id, r.created_at, r.environment, r.alias, r.bundle_digest,
+                             r.routed_digest, r.rollout_id, r.arm, r.rollout_step)
+        ]  # fmt: skip
+        query = sa_select(*columns).where(col(r.id).in_(wanted))
+        found: dict[str, AnsweredRequest] = {}
+        for rid, at, env, alias, digest, routed, rollout, arm, step in self.session.execute(query):
+            found[rid] = AnsweredRequest(
+                rid, as_utc(at), env, alias, routed or digest, rollout, arm, step
+            )
+        return found
 
 
 def record_as_dict(row: RequestRecordRow) -> dict[str, Any]:

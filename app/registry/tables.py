@@ -143,6 +143,9 @@ class RequestRecordRow(SQLModel, table=True):
     # Which bundle of the chain answered (migration 0009): 0 the resolved one, k its
     # k-th fallback, None when none answered.
     fallback_index: int | None = None
+    # The bundle the request was routed to, when one of its fallbacks answered instead
+    # (migration 0010): outcomes count the request for the version it was routed to.
+    routed_digest: str | None = Field(default=None, max_length=71)
 
 
 class RolloutRow(SQLModel, table=True):

@@ -27,6 +27,7 @@ import contextlib
 import logging
 import sys
 from collections import deque
+from collections.abc import Set
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
@@ -79,12 +80,25 @@ class RecordWriter:
         self.last_error: str | None = None  # set while writes are failing
         self._task: asyncio.Task[None] | None = None
         self._closing = False
-        self._writing = 0  # records in the batch being written now
+        self._writing: list[RequestRecord] = []  # the batch being written now
 
     @property
     def buffered(self) -> int:
         """Records accepted and not yet written (the batch being written included)."""
-        return len(self.pending) + len(self.incoming) + self._writing
+        return len(self.pending) + len(self.incoming) + len(self._writing)
+
+    def find(self, request_ids: Set[str]) -> list[RequestRecord]:
+        """Records among ``request_ids`` accepted here and not yet written.
+
+        Feedback may come that fast. One linear pass, so the request path pays
+        nothing for it; it runs on the event loop, which owns these buffers.
+        """
+        return [
+            record
+            for held in (self._writing, self.pending, self.incoming)
+            for record in held
+            if record.id in request_ids
+        ]
 
     def submit(self, record: RequestRecord) -> bool:
         incoming = self.incoming
@@ -177,11 +191,11 @@ class RecordWriter:
         batch = [self.pending.popleft() for _ in range(min(self.batch_size, len(self.pending)))]
         if not batch:
             return True
-        self._writing = len(batch)
+        self._writing = batch
         try:
             outcome = await asyncio.to_thread(self._write_sync, batch)
         finally:
-            self._writing = 0
+            self._writing = []
         if outcome.written:
             self.metrics.records_written.inc(outcome.written)
         for row_id, problem in outcome.refused:

@@ -14,6 +14,7 @@ import respx
 
 from tests.conftest import fake_spec, push, set_alias, wait_for_record
 from tests.gateway.conftest import chunk, completion, openai_spec
+from tests.providers.raw_upstream import answering, raw_upstream
 
 VARS = {"variables": {"customer_name": "Ada"}}
 MESSAGES: list[Any] = [{"role": "user", "content": "hi"}]
@@ -143,3 +144,20 @@ async def test_stream_failing_after_first_byte_ends_with_an_error_event(
             if part.choices and part.choices[0].delta.content:
                 received.append(part.choices[0].delta.content)
     assert received == ["Hel"]
+
+
+async def test_a_malformed_upstream_answer_is_a_502_upstream_error_envelope(
+    admin: httpx.AsyncClient, oai: openai.AsyncOpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bad_chunk = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nnot-hex\r\n"
+    async with raw_upstream(answering(bad_chunk)) as upstream:
+        monkeypatch.setenv("OPENAI_BASE_URL", upstream.base)
+        await alias_on_upstream(admin, timeout_s=5)
+        for stream in (False, True):
+            with pytest.raises(openai.APIStatusError) as err:
+                await oai.chat.completions.create(
+                    model="support-chat", messages=MESSAGES, extra_body=VARS, stream=stream
+                )
+            assert err.value.status_code == 502
+            body = err.value.response.json()["error"]
+            assert body["code"] == "upstream_error" and "chunk size" in body["message"]

@@ -17,6 +17,7 @@ from app.providers.openai_direct import OpenAIDirectProvider
 from app.providers.upstream_sse import SSEDecoder
 from bench.upstream import WORDS, _Connection
 from tests.providers.conftest import fake_upstream
+from tests.providers.raw_upstream import answering, raw_upstream
 
 
 @pytest.fixture
@@ -84,22 +85,6 @@ def test_sse_decoder_handles_split_events_crlf_comments_and_done() -> None:
     assert unterminated.close() == [{"e": 5}]
 
 
-class _Scripted(asyncio.Protocol):
-    """Answers every request with the same raw bytes, then maybe hangs up."""
-
-    def __init__(self, answer: bytes, *, close: bool) -> None:
-        self.answer, self.close = answer, close
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport
-
-    def data_received(self, data: bytes) -> None:
-        if data.endswith(b"}"):  # the JSON body's last byte: the request is in
-            self.transport.write(self.answer)  # type: ignore[attr-defined]
-            if self.close:
-                self.transport.close()
-
-
 @pytest.mark.parametrize(
     ("answer", "close", "status", "retryable"),
     [
@@ -118,19 +103,15 @@ class _Scripted(asyncio.Protocol):
 async def test_broken_upstreams_are_retryable_provider_errors(
     monkeypatch: pytest.MonkeyPatch, answer: bytes, close: bool, status: int | None, retryable: bool
 ) -> None:
-    loop = asyncio.get_running_loop()
-    server = await loop.create_server(lambda: _Scripted(answer, close=close), "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    monkeypatch.setenv("OPENAI_BASE_URL", f"http://127.0.0.1:{port}/v1")
     monkeypatch.setenv("OPENAI_API_KEY", "sk-loopback")
     provider = OpenAIDirectProvider()
-    try:
-        for _ in range(2):  # the second call must not trip over the first one's connection
-            with pytest.raises(ProviderError) as info:
-                await provider.complete(call())
-            assert info.value.retryable is retryable
-            assert info.value.upstream_status == status
-    finally:
-        await provider.aclose()
-        server.close()
-        await server.wait_closed()
+    async with raw_upstream(answering(answer, close=close)) as upstream:
+        monkeypatch.setenv("OPENAI_BASE_URL", upstream.base)
+        try:
+            for _ in range(2):  # the second call must not trip over the first one's connection
+                with pytest.raises(ProviderError) as info:
+                    await provider.complete(call())
+                assert info.value.retryable is retryable
+                assert info.value.upstream_status == status
+        finally:
+            await provider.aclose()

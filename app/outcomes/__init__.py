@@ -1,0 +1,1 @@
+"""Outcomes per version: feedback metrics and feedback, cost, aggregates, drift."""
