@@ -68,6 +68,11 @@ class Settings(BaseSettings):
     # `pinyard serve` logging: JSON lines (with the request id) or plain text.
     log_format: Literal["json", "text"] = "json"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    # -- request limits (app/gateway/request_shapes.py) -------------------------
+    # Choices one chat request may ask for (`n`); more is refused with 400.
+    max_n: int = Field(default=8, ge=1, le=128)
+    # Messages in one chat request; more is refused with 400.
+    max_messages: int = Field(default=2048, ge=1)
 
     @field_validator("environments", mode="before")
     @classmethod
