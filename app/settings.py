@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     snapshot_poll_interval_s: float = Field(default=1.0, gt=0)
     # Optional YAML file mapping provider prefixes to base URLs / key env vars.
     providers_file: Path | None = None
+    # Optional YAML list of negotiated model prices, over litellm's (cost per request).
+    prices_file: Path | None = None
     # Retry policy for provider calls (per bundle attempt).
     provider_max_attempts: int = Field(default=3, ge=1, le=10)
     provider_backoff_base_s: float = Field(default=0.25, ge=0)
@@ -66,6 +68,11 @@ class Settings(BaseSettings):
     # `pinyard serve` logging: JSON lines (with the request id) or plain text.
     log_format: Literal["json", "text"] = "json"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    # -- request limits (app/gateway/request_shapes.py) -------------------------
+    # Choices one chat request may ask for (`n`); more is refused with 400.
+    max_n: int = Field(default=8, ge=1, le=128)
+    # Messages in one chat request; more is refused with 400.
+    max_messages: int = Field(default=2048, ge=1)
 
     @field_validator("environments", mode="before")
     @classmethod

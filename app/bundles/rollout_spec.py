@@ -48,7 +48,9 @@ class ShadowSettings(_Model):
 
 class AnalysisSettings(_Model):
     metrics: list[Metric] = Field(default_factory=lambda: list(ALL_METRICS))
-    alpha: float = Field(default=0.05, gt=0, lt=0.5)  # one-sided significance level
+    # The false-rollback rate of the whole rollout: split over its steps, then over
+    # each step's tested metrics (Holm), each test always valid however often it looks.
+    alpha: float = Field(default=0.05, gt=0, lt=0.5)
     # Minimum effects that count as a regression (besides being significant).
     error_rate_effect: float = Field(default=0.02, ge=0, le=1)  # absolute increase
     block_rate_effect: float = Field(default=0.02, ge=0, le=1)

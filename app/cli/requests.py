@@ -17,9 +17,9 @@ from app.cli.output import JsonFlag, print_json, table
 # Lineage first (what produced the answer), then outcome and cost, then payloads.
 FIELD_ORDER = (
     "id", "created_at", "environment", "alias", "bundle_name", "bundle_version",
-    "bundle_digest", "route", "fallback_index", "provider_model", "endpoint", "stream",
-    "status", "error",
-    "latency_ms", "ttft_ms", "prompt_tokens", "completion_tokens", "total_tokens",
+    "bundle_digest", "route", "fallback_index", "routed_digest", "provider_model", "endpoint",
+    "stream", "status", "error",
+    "latency_ms", "ttft_ms", "prompt_tokens", "completion_tokens", "total_tokens", "cost_usd",
     "input_digest", "ignored_params", "attempts", "request_body", "response_body",
 )  # fmt: skip
 

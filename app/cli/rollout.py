@@ -55,7 +55,10 @@ def start(
         float, typer.Option(min=0, metavar="SECONDS", help="Minimum time each step must pass.")
     ] = 300.0,
     alpha: Annotated[
-        float, typer.Option(min=0.0001, max=0.5, help="Significance level of the gates.")
+        float,
+        typer.Option(
+            min=0.0001, max=0.5, help="False-rollback rate allowed over the whole rollout."
+        ),
     ] = 0.05,
     shadow_concurrency: Annotated[
         int, typer.Option(min=1, help="Candidate shadow calls in flight at most.")

@@ -36,7 +36,6 @@ from app.guardrails.apply import check_completion
 from app.guardrails.check import Outcome
 from app.providers.client import ProviderClient
 from app.providers.fallback import FALLBACK_ON, Candidate, complete_with_fallbacks
-from app.providers.pricing import cost_usd
 from app.registry.compiled import CompiledBundle, PrepareChat
 
 _INFRA_STATUSES = frozenset({408, 429})
@@ -173,7 +172,9 @@ class LocalTarget:
         latency = (time.perf_counter() - started) * 1000
         model = served.key.spec.model
         usage = response.get("usage")
-        return Reply(response, latency, model, cost_usd(model, usage), served.index)
+        return Reply(
+            response, latency, model, self.providers.prices.cost(model, usage), served.index
+        )
 
 
 class HttpTarget:
@@ -223,7 +224,9 @@ class HttpTarget:
             )
         model = response.headers.get("x-pinyard-provider-model") or str(data.get("model", ""))
         fallback = _fallback_index(response.headers)
-        return Reply(data, latency, model, cost_usd(model, data.get("usage")), fallback)
+        # The gateway priced the answer (with its own prices file): its header says what.
+        cost = response.headers.get("x-pinyard-cost-usd")
+        return Reply(data, latency, model, None if cost is None else float(cost), fallback)
 
 
 def _fallback_index(headers: httpx.Headers) -> int:

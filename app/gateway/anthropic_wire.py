@@ -12,6 +12,7 @@ import json
 from typing import Any
 
 from app.errors import BadRequestError, PinyardError, ProviderError
+from app.gateway.request_shapes import MAX_OUTPUT_TOKENS
 
 # Anthropic request fields translated here; any other field is passed on as is,
 # so the pipeline drops it and names it in x-pinyard-ignored-params.
@@ -56,9 +57,11 @@ def to_openai_request(body: dict[str, Any], *, count_only: bool = False) -> dict
     if max_tokens is None and not count_only:
         raise _bad("max_tokens", "Field required")
     if max_tokens is not None and (
-        not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1
+        not isinstance(max_tokens, int)
+        or isinstance(max_tokens, bool)
+        or not 1 <= max_tokens <= MAX_OUTPUT_TOKENS
     ):
-        raise _bad("max_tokens", "must be a positive integer")
+        raise _bad("max_tokens", f"must be an integer from 1 to {MAX_OUTPUT_TOKENS}")
     stream = body.get("stream", False)
     if not isinstance(stream, bool):
         raise _bad("stream", "must be a boolean")

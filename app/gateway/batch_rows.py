@@ -11,9 +11,10 @@ from typing import Any
 
 from app.batches.endpoints import BatchEndpoint, RowResult
 from app.context import AppContext
-from app.errors import BadRequestError, PinyardError, RateLimitError
+from app.errors import PinyardError, RateLimitError
 from app.gateway.chat import ChatPipeline, check_chat_body
 from app.gateway.embeddings import run_embeddings
+from app.gateway.request_shapes import check_embedding_request
 from app.gateway.resolve import ROUTE_BATCH, Resolution
 from app.registry.snapshot import ServedBundle
 
@@ -39,7 +40,7 @@ class ChatLines:
         self.ctx = ctx
 
     def check(self, body: dict[str, Any]) -> None:
-        check_chat_body(body)
+        check_chat_body(body, self.ctx.settings)
 
     async def run(
         self, body: dict[str, Any], environment: str, alias: str, bundle: ServedBundle
@@ -61,8 +62,7 @@ class EmbeddingLines:
         self.ctx = ctx
 
     def check(self, body: dict[str, Any]) -> None:
-        if "input" not in body:
-            raise BadRequestError("'input' is required", param="input")
+        check_embedding_request(body, self.ctx.settings)
 
     async def run(
         self, body: dict[str, Any], environment: str, alias: str, bundle: ServedBundle

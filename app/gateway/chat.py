@@ -29,6 +29,7 @@ from app.errors import BadRequestError, PinyardError
 from app.gateway.lineage import Lineage, finish, input_digest, new_request_id
 from app.gateway.plan import ChatPlan
 from app.gateway.prepare import prepare_chat
+from app.gateway.request_shapes import BodyLimits, check_chat_request
 from app.gateway.resolve import ROUTE_BATCH, ROUTE_FALLBACK, Resolution, resolve_model
 from app.guardrails.apply import check_completion
 from app.guardrails.stream import guarded_stream
@@ -42,21 +43,10 @@ def sse_event(payload: Any) -> bytes:
     return b"data: " + orjson.dumps(payload) + b"\n\n"
 
 
-def check_chat_body(body: dict[str, Any]) -> tuple[str, bool]:
-    model = body.get("model")
-    if not isinstance(model, str) or not model:
-        raise BadRequestError("'model' is required: an alias or a bundle reference", param="model")
-    messages = body.get("messages")
-    if not isinstance(messages, list) or not all(
-        isinstance(m, dict) and isinstance(m.get("role"), str) for m in messages
-    ):
-        raise BadRequestError(
-            "'messages' must be a list of objects with a 'role'", param="messages"
-        )
-    stream = body.get("stream", False)
-    if not isinstance(stream, bool):
-        raise BadRequestError("'stream' must be a boolean", param="stream")
-    return model, stream
+def check_chat_body(body: dict[str, Any], limits: BodyLimits) -> tuple[str, bool]:
+    """The body's model and whether it streams, once its shape is known to be right."""
+    check_chat_request(body, limits)
+    return body["model"], bool(body.get("stream"))
 
 
 @dataclass(slots=True)
@@ -107,7 +97,7 @@ class ChatPipeline:
         """
         lineage = Lineage(new_request_id(), environment, endpoint)
         try:
-            model, stream = check_chat_body(body)
+            model, stream = check_chat_body(body, self.ctx.settings)
             lineage.stream = stream
             if resolution is None:
                 resolution = resolve_model(self.ctx.snapshots.current, environment, model, subject)

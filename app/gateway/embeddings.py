@@ -11,6 +11,7 @@ from app.context import AppContext
 from app.errors import BadRequestError, PinyardError
 from app.gateway.lineage import Lineage, finish, input_digest, new_request_id
 from app.gateway.plan import plan_embedding
+from app.gateway.request_shapes import check_embedding_request
 from app.gateway.resolve import Resolution, resolve_model
 
 
@@ -30,11 +31,8 @@ async def run_embeddings(
     """Resolve (unless a batch pinned ``resolution``), call, record; errors carry lineage."""
     lineage = Lineage(new_request_id(), environment, "embeddings")
     try:
-        model = body.get("model")
-        if not isinstance(model, str) or not model:
-            raise BadRequestError(
-                "'model' is required: an alias or a bundle reference", param="model"
-            )
+        check_embedding_request(body, ctx.settings)
+        model = body["model"]
         if resolution is None:
             resolution = resolve_model(ctx.snapshots.current, environment, model)
         lineage.alias, lineage.bundle, lineage.route = (

@@ -15,6 +15,7 @@ from app.context import AppContext
 from app.errors import GuardrailBlocked, PinyardError, RetrievalFailed
 from app.guardrails.check import Outcome
 from app.providers.interface import Attempt
+from app.providers.pricing import cost_header
 from app.registry.record_repo import RequestRecord
 from app.registry.snapshot import ActiveRollout, ServedBundle
 from app.registry.tables import utcnow
@@ -89,6 +90,8 @@ class Lineage:
     fallback_index: int | None = None
     # The bundle the request was routed to (``bundle`` becomes a fallback that answers).
     routed_digest: str | None = None
+    # USD: the usage times the answering model's price, once both are known.
+    cost_usd: float | None = None
 
     def __post_init__(self) -> None:
         # Every endpoint's log lines about this request carry its id.
@@ -110,6 +113,8 @@ class Lineage:
             headers.update(self.bundle.deprecation_headers)
         if self.route is not None:
             headers["x-pinyard-route"] = self.route
+        if self.cost_usd is not None:
+            headers["x-pinyard-cost-usd"] = cost_header(self.cost_usd)
         if self.fallback_index:
             headers["x-pinyard-fallback-index"] = str(self.fallback_index)
         if self.ignored:
@@ -169,6 +174,7 @@ class Lineage:
             rollout_step=self.rollout.step if self.rollout else None,
             fallback_index=self.fallback_index,
             routed_digest=self._routed_elsewhere(),
+            cost_usd=self.cost_usd,
         )
 
     def _routed_elsewhere(self) -> str | None:
@@ -189,7 +195,15 @@ def _dump(value: Any) -> str | None:
 
 
 def finish(ctx: AppContext, lineage: Lineage) -> None:
-    """Count the request and hand its record to the writer (never blocks)."""
+    """Price and count the request and hand its record to the writer (never blocks)."""
+    if lineage.bundle is not None and lineage.usage:
+        lineage.cost_usd = ctx.providers.prices.cost(
+            lineage.bundle.compiled.spec.model, lineage.usage
+        )
+        if lineage.cost_usd:
+            ctx.metrics.cost.labels(
+                lineage.environment, lineage.alias or "", lineage.bundle.digest
+            ).inc(lineage.cost_usd)
     labels = (lineage.environment, lineage.alias or "", lineage.route or "", str(lineage.status))
     ctx.metrics.requests.labels(*labels).inc()
     ctx.metrics.latency.labels(lineage.environment, lineage.alias or "").observe(

@@ -25,6 +25,7 @@ from app.errors import ProviderError
 from app.providers.fake import FAKE_PREFIX, FakeProvider
 from app.providers.interface import Attempt, EmbeddingCall, Provider, ProviderCall
 from app.providers.openai_direct import OpenAIDirectProvider
+from app.providers.pricing import PriceBook
 from app.providers.providers_file import ProviderEndpoint, load_providers_file
 from app.providers.retry import RetryPolicy, call_with_retry
 
@@ -45,6 +46,7 @@ class ProviderClient:
         *,
         openai_transport: str = "direct",
         upstream: Provider | None = None,
+        prices_file: Path | None = None,
     ) -> None:
         """``upstream`` replaces every non-fake provider (for tests of the pipeline)."""
         self.policy = RetryPolicy(
@@ -57,6 +59,8 @@ class ProviderClient:
             load_providers_file(providers_file) if providers_file else {}
         )
         self._fake = FakeProvider()
+        # What each answer cost; a broken prices file fails start-up too.
+        self.prices = PriceBook.load(prices_file)
         self._upstream = upstream
         self._litellm_provider: Provider | None = None
         self._direct = (
@@ -71,6 +75,7 @@ class ProviderClient:
             backoff_max_s=settings.provider_backoff_max_s,
             providers_file=settings.providers_file,
             openai_transport=settings.openai_transport,
+            prices_file=settings.prices_file,
         )
 
     @staticmethod

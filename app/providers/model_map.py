@@ -1,8 +1,9 @@
 """litellm's packaged model map, read as plain data (never fetched over the network).
 
-The deprecation catalog is seeded from the JSON file litellm ships inside its
-package (``model_prices_and_context_window_backup.json``). Only app/providers
-may touch litellm, so the file is located here and handed out as plain dicts.
+The deprecation catalog is seeded, and prices are read, from the JSON file
+litellm ships inside its package (``model_prices_and_context_window_backup.json``).
+Only app/providers may touch litellm, so the file is located here and handed out
+as plain dicts.
 The file is found with ``importlib.util.find_spec`` and read directly, which
 neither runs litellm's import-time code (~1.7 s) nor lets it download a newer
 map: what the gateway knows is what was installed.
@@ -18,7 +19,7 @@ from typing import Any
 import orjson
 
 MAP_FILE = "model_prices_and_context_window_backup.json"
-# The fields the gateway uses; the rest (prices, limits) stays in litellm.
+# The fields the deprecation catalog uses; prices are read by ``pricing``.
 _FIELDS = ("litellm_provider", "deprecation_date", "source", "mode")
 
 # Same setting as litellm_import: should litellm itself be imported later in
@@ -37,13 +38,8 @@ def model_map_path() -> Path:
     return Path(spec.origin).parent / MAP_FILE
 
 
-def packaged_model_map() -> dict[str, dict[str, Any]]:
-    """``{litellm model key: {litellm_provider, deprecation_date, source, mode}}``.
-
-    ``deprecation_date`` is, in litellm's data, the day the provider shuts the
-    model down. Keys are as litellm writes them: bare for some providers
-    (``gpt-4o-2024-11-20``), prefixed for others (``azure/...``).
-    """
+def read_model_map() -> dict[str, dict[str, Any]]:
+    """Every entry of litellm's packaged map as litellm writes it (``sample_spec`` left out)."""
     path = model_map_path()
     try:
         document = orjson.loads(path.read_bytes())
@@ -52,7 +48,20 @@ def packaged_model_map() -> dict[str, dict[str, Any]]:
     if not isinstance(document, dict):
         raise ModelMapError(f"litellm's model map {path} is not a JSON object")
     return {
-        key: {field: value[field] for field in _FIELDS if value.get(field) is not None}
+        key: value
         for key, value in document.items()
         if key != "sample_spec" and isinstance(value, dict)
+    }
+
+
+def packaged_model_map() -> dict[str, dict[str, Any]]:
+    """``{litellm model key: {litellm_provider, deprecation_date, source, mode}}``.
+
+    ``deprecation_date`` is, in litellm's data, the day the provider shuts the
+    model down. Keys are as litellm writes them: bare for some providers
+    (``gpt-4o-2024-11-20``), prefixed for others (``azure/...``).
+    """
+    return {
+        key: {field: value[field] for field in _FIELDS if value.get(field) is not None}
+        for key, value in read_model_map().items()
     }

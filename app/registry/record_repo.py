@@ -55,6 +55,7 @@ class RequestRecord(NamedTuple):
     rollout_step: int | None = None
     fallback_index: int | None = None
     routed_digest: str | None = None
+    cost_usd: float | None = None
 
 
 class AnsweredRequest(NamedTuple):
@@ -96,7 +97,7 @@ def request_id_time(request_id: str) -> datetime | None:
         return None
 
 
-# 32 columns: 300 rows stay far below SQLite's (32,766) and PostgreSQL's (65,535) bound
+# 33 columns: 300 rows stay far below SQLite's (32,766) and PostgreSQL's (65,535) bound
 # on parameters in one statement.
 ROWS_PER_STATEMENT = 300
 

@@ -146,6 +146,9 @@ class RequestRecordRow(SQLModel, table=True):
     # The bundle the request was routed to, when one of its fallbacks answered instead
     # (migration 0010): outcomes count the request for the version it was routed to.
     routed_digest: str | None = Field(default=None, max_length=71)
+    # What the answer cost in USD: usage x the model's price (migration 0011); None
+    # when the price or the usage is unknown.
+    cost_usd: float | None = None
 
 
 class RolloutRow(SQLModel, table=True):

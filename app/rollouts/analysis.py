@@ -1,17 +1,23 @@
 """The verdict on one step: is the candidate significantly worse than the baseline?
 
 Pure functions over samples (no database, no clock), so every decision can be
-replayed from the evidence stored with it. The tests are scipy's:
+replayed from the evidence stored with it. The loop looks again every few
+seconds, so every test gives an **always-valid** p-value (``app.rollouts.sequential``):
+however often it is read, a true "no worse" is rejected with probability at most
+its level. The rollout's ``alpha`` is its false-rollback rate: split evenly over
+the plan's steps, and within a step over its tested metrics by Holm's step-down.
 
-- error and guardrail-block rates: one-sided Fisher exact test (candidate worse),
+- error and guardrail-block rates: mSPRT on the difference of the two rates,
   failing only when significant *and* at least the configured absolute effect.
   An arm is judged on its own bundle: an answer served by a fallback counts as
   an error of that arm (the client got an answer; the bundle under test did not
   give it). The fallback rate is reported per arm and has its own ceiling;
-- latency: one-sided Mann-Whitney U on successful requests, failing only when
-  significant and the median is slower by the relative *and* absolute minimum;
-- shadow disagreement: one-sided binomial test against the allowed ceiling;
-- hard ceilings on the candidate alone (error rate, block rate, p95 latency).
+- latency: mSPRT on the Mann-Whitney statistic of successful requests, failing
+  only when significant and the median is slower by the relative *and* absolute
+  minimum;
+- shadow disagreement: an exact sequential test of the rate against the ceiling;
+- hard ceilings on the candidate alone (error rate, block rate, p95 latency),
+  not statistical: they fail as soon as the minimum sample is in.
 
 Below the minimum sample the verdict is ``inconclusive`` and the step holds.
 """
@@ -23,9 +29,21 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from app.bundles.rollout_spec import AnalysisSettings, Step
+from app.rollouts.sequential import (
+    holm,
+    mann_whitney,
+    mixture_p_value,
+    rate_above_ceiling_p_value,
+    two_proportions,
+)
 
 Outcome = Literal["pass", "fail", "inconclusive"]
 MIN_LATENCY_SAMPLES = 5
+# The mixtures' scales: the size of regression each test is tuned to find fastest
+# (an absolute rate difference; a shift of P(candidate slower) from 1/2).
+RATE_TAU = 0.1
+LATENCY_TAU = 0.1
+METHOD = "mSPRT always-valid p-values; Holm across a step's metrics; alpha split over the steps"
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +103,18 @@ class Check:
     metric: str
     outcome: Outcome
     detail: str
-    p_value: float | None = None
+    p_value: float | None = None  # always-valid
+    level: float | None = None  # what p_value was held to (Holm, within the step's alpha)
+
+
+@dataclass(frozen=True, slots=True)
+class _Tested:
+    """A metric's test before the correction across metrics decides it."""
+
+    metric: str
+    p_value: float
+    large_enough: bool  # the effect reaches the configured minimum
+    detail: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +123,7 @@ class Verdict:
     checks: tuple[Check, ...]
     reason: str
     arms: dict[str, Any] = field(default_factory=dict)
+    alpha: dict[str, Any] = field(default_factory=dict)  # the rollout's, the step's, how
 
     @property
     def failures(self) -> list[Check]:
@@ -105,14 +135,25 @@ class Verdict:
             "reason": self.reason,
             "checks": [asdict(c) for c in self.checks],
             "arms": self.arms,
+            "alpha": self.alpha,
         }
 
 
+def step_alpha(settings: AnalysisSettings, steps: int) -> float:
+    """The share of the rollout's alpha one step may spend (Bonferroni over the steps)."""
+    return settings.alpha / max(1, steps)
+
+
 def analyze_canary(
-    stable: ArmSample | None, canary: ArmSample, step: Step, settings: AnalysisSettings
+    stable: ArmSample | None,
+    canary: ArmSample,
+    step: Step,
+    settings: AnalysisSettings,
+    *,
+    steps: int = 1,
 ) -> Verdict:
-    """Compare the arms of one step. ``stable`` is None when no baseline arm exists (a
-    plan that goes straight to 100%): only the ceilings then apply."""
+    """Compare the arms of one step of a plan of ``steps`` steps. ``stable`` is None when
+    no baseline arm exists (a plan that goes straight to 100%): only the ceilings apply."""
     arms = {"canary": canary.summary()} | ({"stable": stable.summary()} if stable else {})
     needed = step.min_requests or 1
     short = [
@@ -124,7 +165,7 @@ def analyze_canary(
         counts = ", ".join(f"{n} {arms[n]['requests']}" for n in short)
         reason = f"waiting for {needed} requests per arm ({counts})"
         return Verdict("inconclusive", (), reason, arms)
-    checks: list[Check] = []
+    checks: list[Check | _Tested] = []
     wanted = set(settings.metrics)
     if "errors" in wanted:
         checks.append(
@@ -136,7 +177,6 @@ def analyze_canary(
                 stable.failures if stable else 0,
                 settings.error_rate_effect,
                 settings.max_error_rate,
-                settings.alpha,
                 _fallback_note(canary, stable),
             )
         )
@@ -151,17 +191,18 @@ def analyze_canary(
                 stable.blocked if stable else 0,
                 settings.block_rate_effect,
                 settings.max_block_rate,
-                settings.alpha,
             )
         )
     if "latency" in wanted:
         checks.append(
             _latency_check(canary.latencies_ms, stable.latencies_ms if stable else None, settings)
         )
-    return _verdict(checks, arms)
+    return _verdict(checks, arms, settings, steps)
 
 
-def analyze_shadow(sample: ShadowSample, step: Step, settings: AnalysisSettings) -> Verdict:
+def analyze_shadow(
+    sample: ShadowSample, step: Step, settings: AnalysisSettings, *, steps: int = 1
+) -> Verdict:
     """The shadow step: candidate against the answers clients actually got."""
     arms = {
         "stable": sample.primary.summary(),
@@ -176,7 +217,7 @@ def analyze_shadow(sample: ShadowSample, step: Step, settings: AnalysisSettings)
         return Verdict(
             "inconclusive", (), f"waiting for {needed} shadow pairs ({sample.pairs})", arms
         )
-    checks: list[Check] = []
+    checks: list[Check | _Tested] = []
     wanted = set(settings.metrics)
     if "errors" in wanted:
         checks.append(
@@ -188,7 +229,6 @@ def analyze_shadow(sample: ShadowSample, step: Step, settings: AnalysisSettings)
                 sample.primary.failures,
                 settings.error_rate_effect,
                 settings.max_error_rate,
-                settings.alpha,
                 _fallback_note(sample.candidate, sample.primary),
             )
         )
@@ -198,14 +238,30 @@ def analyze_shadow(sample: ShadowSample, step: Step, settings: AnalysisSettings)
         )
     if "disagreement" in wanted:
         checks.append(_disagreement_check(sample, settings))
-    return _verdict(checks, arms)
+    return _verdict(checks, arms, settings, steps)
 
 
-def _verdict(checks: list[Check], arms: dict[str, Any]) -> Verdict:
+def _verdict(
+    found: list[Check | _Tested], arms: dict[str, Any], settings: AnalysisSettings, steps: int
+) -> Verdict:
+    """Decide the tested metrics together (Holm at the step's alpha), then the verdict."""
+    alpha = step_alpha(settings, steps)
+    tested = {c.metric: c.p_value for c in found if isinstance(c, _Tested)}
+    decided = holm(tested, alpha)
+    checks = tuple(_decided(c, decided) if isinstance(c, _Tested) else c for c in found)
+    budget = {"rollout": settings.alpha, "step": alpha, "steps": steps, "method": METHOD}
     failed = [c for c in checks if c.outcome == "fail"]
     if failed:
-        return Verdict("fail", tuple(checks), "; ".join(c.detail for c in failed), arms)
-    return Verdict("pass", tuple(checks), "no significant regression", arms)
+        return Verdict("fail", checks, "; ".join(c.detail for c in failed), arms, budget)
+    return Verdict("pass", checks, "no significant regression", arms, budget)
+
+
+def _decided(test: _Tested, decided: dict[str, tuple[float, bool]]) -> Check:
+    level, rejected = decided[test.metric]
+    worse = rejected and test.large_enough
+    detail = f"{test.detail}, always-valid p={test.p_value:.4g} (level {level:.4g})"
+    p_value = float(f"{test.p_value:.6g}")
+    return Check(test.metric, "fail" if worse else "pass", detail, p_value, level)
 
 
 def _rate_check(
@@ -216,9 +272,8 @@ def _rate_check(
     base_bad: int,
     min_effect: float,
     ceiling: float | None,
-    alpha: float,
     note: str = "",
-) -> Check:
+) -> Check | _Tested:
     rate = _rate(bad, n) or 0.0
     label = {"errors": "error", "guardrail_blocks": "guardrail-block"}.get(metric, metric)
     if ceiling is not None and rate > ceiling:
@@ -228,16 +283,13 @@ def _rate_check(
         return Check(metric, "pass", f"candidate {label} rate {rate:.3f} (no baseline arm){note}")
     base_n = baseline.requests
     base_rate = _rate(base_bad, base_n) or 0.0
-    table = [[bad, n - bad], [base_bad, base_n - base_bad]]
-    from scipy import stats  # lazily: ~67 MB and ~1 s that idle replicas never need
-
-    p = float(stats.fisher_exact(table, alternative="greater").pvalue)
+    z, information = two_proportions(bad, n, base_bad, base_n)
     detail = (
         f"{label} rate candidate {rate:.3f} ({bad}/{n}) vs baseline {base_rate:.3f} "
-        f"({base_bad}/{base_n}), Fisher p={p:.4g}{note}"
+        f"({base_bad}/{base_n}){note}"
     )
-    worse = p < alpha and rate - base_rate >= min_effect
-    return Check(metric, "fail" if worse else "pass", detail, round(p, 6))
+    p = mixture_p_value(z, information, RATE_TAU)
+    return _Tested(metric, p, rate - base_rate >= min_effect, detail)
 
 
 def _fallback_note(candidate: ArmSample, baseline: ArmSample | None) -> str:
@@ -271,7 +323,7 @@ def _fallback_check(
 
 def _latency_check(
     candidate: tuple[float, ...], baseline: tuple[float, ...] | None, settings: AnalysisSettings
-) -> Check:
+) -> Check | _Tested:
     import numpy as np  # lazily, like scipy: only replicas that analyse a rollout need it
 
     cand = np.asarray(candidate, dtype=float)
@@ -284,25 +336,19 @@ def _latency_check(
     base = np.asarray(baseline or (), dtype=float)
     if base.size < MIN_LATENCY_SAMPLES:
         return Check("latency", "pass", f"candidate p95 {p95:.1f} ms (no baseline latencies)")
-    from scipy import stats
-
-    p = float(stats.mannwhitneyu(cand, base, alternative="greater").pvalue)
+    z, information = mann_whitney(cand, base)
     med_c, med_b = float(np.median(cand)), float(np.median(base))
     delta = med_c - med_b
     relative = delta / med_b if med_b > 0 else float("inf") if delta > 0 else 0.0
     detail = (
         f"median latency candidate {med_c:.1f} ms vs baseline {med_b:.1f} ms "
-        f"({relative:+.0%}), Mann-Whitney p={p:.4g}"
+        f"({relative:+.0%}), Mann-Whitney"
     )
-    worse = (
-        p < settings.alpha
-        and delta >= settings.latency_min_delta_ms
-        and relative >= settings.latency_effect
-    )
-    return Check("latency", "fail" if worse else "pass", detail, round(p, 6))
+    large = delta >= settings.latency_min_delta_ms and relative >= settings.latency_effect
+    return _Tested("latency", mixture_p_value(z, information, LATENCY_TAU), large, detail)
 
 
-def _disagreement_check(sample: ShadowSample, settings: AnalysisSettings) -> Check:
+def _disagreement_check(sample: ShadowSample, settings: AnalysisSettings) -> Check | _Tested:
     k, n = sample.disagreements, sample.compared
     rate = _rate(k, n)
     ceiling = settings.max_disagreement
@@ -310,11 +356,8 @@ def _disagreement_check(sample: ShadowSample, settings: AnalysisSettings) -> Che
         return Check("disagreement", "pass", "no pair where both sides answered")
     if ceiling is None:
         return Check("disagreement", "pass", f"disagreement rate {rate:.3f} ({k}/{n}), not gated")
-    from scipy import stats
-
-    p = float(stats.binomtest(k, n, ceiling, alternative="greater").pvalue)
-    detail = f"disagreement rate {rate:.3f} ({k}/{n}) vs ceiling {ceiling:g}, binomial p={p:.4g}"
-    return Check("disagreement", "fail" if p < settings.alpha else "pass", detail, round(p, 6))
+    detail = f"disagreement rate {rate:.3f} ({k}/{n}) vs ceiling {ceiling:g}, sequential binomial"
+    return _Tested("disagreement", rate_above_ceiling_p_value(k, n, ceiling), True, detail)
 
 
 def percentiles(values: Sequence[float]) -> dict[str, float | None]:
@@ -323,11 +366,8 @@ def percentiles(values: Sequence[float]) -> dict[str, float | None]:
         return {"p50": None, "p95": None}
     import numpy as np
 
-    data = np.asarray(values, dtype=float)
-    return {
-        "p50": round(float(np.percentile(data, 50)), 3),
-        "p95": round(float(np.percentile(data, 95)), 3),
-    }
+    p50, p95 = np.percentile(np.asarray(values, dtype=float), [50, 95])
+    return {"p50": round(float(p50), 3), "p95": round(float(p95), 3)}
 
 
 def _rate(part: int, whole: int) -> float | None:

@@ -17,10 +17,11 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.bundles.rollout_spec import STATE_RUNNING, RolloutPlan
+from app.bundles.rollout_spec import STATE_RUNNING, RolloutPlan, Step
 from app.errors import ConflictError, PinyardError
 from app.registry.alias_repo import AliasRepository
 from app.registry.db import read_session, write_session
@@ -117,14 +118,15 @@ class AnalysisLoop:
         if judged.alias_digest != row.baseline_digest:
             reason = f"{row.environment}/{row.alias} was moved off the baseline outside the rollout"
             return self._move(row, "abort", reason, evidence, now)
-        if verdict.outcome == "fail":
-            reason = f"candidate regressed at {where}: {verdict.reason}"
-            return self._move(row, "rollback", reason, evidence, now)
         elapsed = (now - as_utc(row.step_started_at)).total_seconds()
         needed = step.min_duration_s or 0
-        if verdict.outcome == "pass" and elapsed >= needed and not row.paused:
+        action = next_move(verdict, elapsed, step, paused=row.paused, last=row.step == plan.last)
+        if action == "rollback":
+            reason = f"candidate regressed at {where}: {verdict.reason}"
+            return self._move(row, "rollback", reason, evidence, now)
+        if action in ("advance", "complete"):
             reason = f"{where} passed for {elapsed:.0f}s: {verdict.reason}"
-            if row.step == plan.last:
+            if action == "complete":
                 return self._complete(row, evidence, reason, now)
             return self._move(row, "advance", reason, evidence, now)
         if verdict.outcome == "pass":
@@ -141,10 +143,10 @@ class AnalysisLoop:
             step = plan.step(row.step)
             if step.shadow:
                 sample = shadow_sample(session, row, row.step, plan.analysis.agree_similarity)
-                verdict = analyze_shadow(sample, step, plan.analysis)
+                verdict = analyze_shadow(sample, step, plan.analysis, steps=len(plan.steps))
             else:
                 stable, canary = canary_samples(session, row, plan, row.step)
-                verdict = analyze_canary(stable, canary, step, plan.analysis)
+                verdict = analyze_canary(stable, canary, step, plan.analysis, steps=len(plan.steps))
             alias = AliasRepository(session).get(row.environment, row.alias)
             return _Judged(row, plan, verdict, alias.bundle_digest if alias else None)
 
@@ -173,6 +175,21 @@ class AnalysisLoop:
         except ConflictError as exc:  # the alias moved under us: the next tick aborts
             return Decision(row.id, row.step, "hold", exc.message, applied=False)
         return Decision(row.id, row.step, "complete", reason, applied)
+
+
+def next_move(
+    verdict: Verdict, elapsed_s: float, step: Step, *, paused: bool, last: bool
+) -> Literal["rollback", "advance", "complete", "hold"]:
+    """What a verdict on a running step leads to (``bench/rollout_sim.py`` replays it).
+
+    A failure rolls back at once, paused or not; a pass moves on only once the step
+    has run its minimum duration, and never while paused.
+    """
+    if verdict.outcome == "fail":
+        return "rollback"
+    if verdict.outcome == "pass" and elapsed_s >= (step.min_duration_s or 0) and not paused:
+        return "complete" if last else "advance"
+    return "hold"
 
 
 def _step_name(weight: float) -> str:

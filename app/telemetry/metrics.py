@@ -56,6 +56,13 @@ class Metrics:
             "Registry revision this replica is serving.",
             registry=self.registry,
         )
+        self.cost = Counter(
+            "pinyard_cost_usd_total",
+            "What answers cost in US dollars (usage x price), by alias and the bundle digest "
+            "that answered; unpriced answers add nothing.",
+            ["environment", "alias", "digest"],
+            registry=self.registry,
+        )
         self.guardrails = Counter(
             "pinyard_guardrail_outcomes_total",
             "Guardrail checks by stage, guardrail label and outcome (passed, blocked, "

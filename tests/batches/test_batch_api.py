@@ -108,7 +108,7 @@ async def test_malformed_lines_are_refused_with_their_numbers_and_nothing_is_sto
         "line 6: model 'billing' differs from the file's 'support-chat'",
         "line 7: 'url' must be one of /v1/chat/completions, /v1/embeddings",
         "line 8: 'body.stream' is not supported in a batch",
-        "line 9: body: 'messages' must be a list",
+        "line 9: body: Invalid 'messages': this field is required",
     ):
         assert expected in message, message
     assert "line 1:" not in message and "line 4:" not in message

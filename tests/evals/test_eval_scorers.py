@@ -79,16 +79,6 @@ async def test_ceilings_are_graded(
     assert result.passed is passes and result.score == pytest.approx(score)
 
 
-def test_cost_of_fake_models_is_zero_and_of_priced_models_from_the_map() -> None:
-    from app.providers.pricing import cost_usd
-
-    usage = {"prompt_tokens": 1000, "completion_tokens": 100}
-    assert cost_usd("fake/echo", usage) == 0.0
-    priced = cost_usd("openai/gpt-4o-2024-11-20", usage)
-    assert priced is not None and priced > 0
-    assert cost_usd("openai/no-such-model-2020-01-01", usage) is None
-
-
 async def test_python_scorer_results_and_exceptions() -> None:
     graded = build_scorer(
         {"type": "python", "function": "tests.evals.checks_fixture:graded", "threshold": 0.5}

@@ -45,7 +45,8 @@ async def test_the_chat_route_keeps_its_errors_and_other_methods(
     admin: httpx.AsyncClient,
 ) -> None:
     missing = await admin.post(
-        "/v1/chat/completions", json={"model": "nobody", "messages": [{"role": "user"}]}
+        "/v1/chat/completions",
+        json={"model": "nobody", "messages": [{"role": "user", "content": "x"}]},
     )
     assert missing.status_code == 404
     assert missing.json()["error"]["code"] == "model_not_found"

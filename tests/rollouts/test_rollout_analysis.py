@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 
 import pytest
+from scipy import stats
 
 from app.bundles.rollout_spec import (
     AnalysisSettings,
@@ -80,7 +81,26 @@ def test_a_significantly_higher_error_rate_fails() -> None:
     assert verdict.outcome == "fail"
     (check,) = verdict.failures
     assert check.metric == "errors" and check.p_value is not None and check.p_value < 0.001
-    assert "Fisher" in check.detail
+    assert "always-valid p=" in check.detail and check.level is not None
+
+
+def test_alpha_is_split_over_the_steps_then_across_the_metrics() -> None:
+    verdict = analyze_canary(arm(200), arm(100, errors=20), STEP, SETTINGS, steps=5)
+    assert verdict.alpha["rollout"] == 0.05 and verdict.alpha["step"] == pytest.approx(0.01)
+    levels = sorted(c.level for c in verdict.checks if c.level is not None)
+    # errors, guardrail_blocks, latency tested (fallbacks is a ceiling): Holm's levels.
+    assert levels[0] == pytest.approx(0.01 / 3)
+    assert "Holm" in verdict.as_dict()["alpha"]["method"]
+
+
+def test_evidence_that_one_look_calls_significant_is_not_enough() -> None:
+    """5 errors in 100 against 1 in 300: Fisher's one-look p is 0.004; the loop looks often,
+    and a default plan has 6 steps to spend alpha on."""
+    stable, canary = arm(300, errors=1), arm(100, errors=5)
+    assert stats.fisher_exact([[5, 95], [1, 299]], alternative="greater").pvalue < 0.01
+    assert analyze_canary(stable, canary, STEP, SETTINGS, steps=6).outcome == "pass"
+    clear = analyze_canary(stable, arm(100, errors=12), STEP, SETTINGS, steps=6)
+    assert clear.outcome == "fail"
 
 
 def test_equal_arms_pass() -> None:
@@ -97,7 +117,7 @@ def test_an_insignificant_or_tiny_difference_passes() -> None:
 def test_slower_latency_fails_only_past_the_minimum_effect() -> None:
     slow = analyze_canary(arm(200, latency=100), arm(200, latency=400), STEP, SETTINGS)
     assert [c.metric for c in slow.failures] == ["latency"]
-    assert "Mann-Whitney" in slow.failures[0].detail
+    assert "Mann-Whitney, always-valid p=" in slow.failures[0].detail
     # 5 ms slower on 100 ms is significant but below 20% and 50 ms: not a regression.
     small = analyze_canary(arm(500, latency=100), arm(500, latency=105), STEP, SETTINGS)
     assert small.outcome == "pass"
